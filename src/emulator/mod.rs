@@ -1,0 +1,1 @@
+//! Built-in TheHive + Cortex emulator (being written).
