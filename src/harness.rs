@@ -1,0 +1,310 @@
+//! The test-runner face of hivecheck: scenarios become libtest-mimic trials, so a run prints
+//! `cargo test`'s lines, takes its filters, and ends with its closing line and exit code.
+//!
+//! [`Harness::prepare`] loads the scenarios and, unless only listing, starts the built-in
+//! emulator when no target is configured and checks that the user session opens, so a wrong
+//! password is said once instead of once per trial. [`Harness::run`] runs the trials, prints
+//! each trial's summary and compares report snapshots.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tokio::runtime::Runtime;
+
+use crate::config::{TargetArgs, TargetPlan};
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::exit;
+use crate::report::{self, SnapshotCheck};
+use crate::runner::{self, RunContext, RunOptions, SnapshotMode, Target, TrialReport, render};
+use crate::scenario::{self, Scenario};
+
+/// Everything `hivecheck run` needs besides the target.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// The scenario directory (or a single file).
+    pub scenarios: PathBuf,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--snapshots`.
+    pub snapshots: SnapshotMode,
+    /// `--out`.
+    pub out_dir: PathBuf,
+    /// `--keep`.
+    pub keep: bool,
+    /// The emulator's settings when no target is given.
+    pub emulator: EmulatorConfig,
+}
+
+/// A prepared run.
+pub struct Harness {
+    scenarios: Vec<Arc<Scenario>>,
+    live: Option<Live>,
+}
+
+/// What only a real run (not `--list`) needs.
+struct Live {
+    runtime: Arc<Runtime>,
+    ctx: Arc<RunContext>,
+    reports: Arc<Mutex<Vec<Recorded>>>,
+    // Kept alive for the whole run; dropped after the trials.
+    _emulator: Option<Emulator>,
+}
+
+/// A trial's end, as the exit code needs it.
+enum Recorded {
+    Report(Box<TrialReport>),
+    Broken,
+}
+
+/// Why a run could not start; each maps to its own exit code.
+#[derive(Debug)]
+pub struct Stop {
+    /// The process exit code.
+    pub code: u8,
+    /// The rendered message, with causes and hint.
+    pub message: String,
+}
+
+impl Harness {
+    /// Loads the scenarios and, unless `args.list`, gets the target ready.
+    pub fn prepare(args: &Arguments, target: &TargetArgs, settings: RunSettings) -> Result<Self, Stop> {
+        let scenarios = load(&settings.scenarios)?;
+        if args.list {
+            return Ok(Harness { scenarios, live: None });
+        }
+
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Stop {
+                code: exit::TARGET,
+                message: format!("failed to start the async runtime: {e}"),
+            })?,
+        );
+        let plan = target.resolve().map_err(|e| Stop {
+            code: exit::USAGE,
+            message: render(&e, Some(e.hint())),
+        })?;
+        let (target, emulator) = match plan {
+            TargetPlan::Remote(target) => (target, None),
+            TargetPlan::Builtin => {
+                let emulator = runtime.block_on(Emulator::start(settings.emulator.clone())).map_err(|e| Stop {
+                    code: exit::EMULATOR,
+                    message: render(&e, None),
+                })?;
+                (builtin_target(&emulator, target), Some(emulator))
+            }
+        };
+
+        let run_seed = settings.seed.unwrap_or_else(crate::ipgen::random_seed);
+        let options = RunOptions {
+            seed_override: settings.seed,
+            run_seed,
+            snapshots: settings.snapshots,
+            out_dir: settings.out_dir,
+            fixtures_dir: PathBuf::from("fixtures"),
+            keep: settings.keep,
+        };
+        let ctx = RunContext::new(target, options);
+        println!(
+            "hivecheck {}: {}, run {}, seed {run_seed} (repeat with --seed {run_seed})",
+            env!("CARGO_PKG_VERSION"),
+            ctx.target.label,
+            ctx.run_id
+        );
+
+        {
+            let _entered = runtime.enter();
+            ctx.interrupt.listen();
+        }
+
+        // One check before fanning out: a refused login would fail every trial the same way.
+        runtime.block_on(ctx.user()).map_err(|e| Stop { code: exit::TARGET, message: render(&e, e.hint()) })?;
+
+        Ok(Harness {
+            scenarios,
+            live: Some(Live { runtime, ctx, reports: Arc::default(), _emulator: emulator }),
+        })
+    }
+
+    /// The trials, one per scenario and analyzer pattern.
+    pub fn trials(&self) -> Vec<Trial> {
+        let mut trials = Vec::new();
+        for scenario in &self.scenarios {
+            for pattern in &scenario.analyzers {
+                let name = if pattern.label.is_empty() || scenario.analyzers.len() == 1 {
+                    scenario.name.clone()
+                } else {
+                    format!("{}::{}", scenario.name, pattern.label)
+                };
+                let trial = match &self.live {
+                    None => Trial::test(name, || Ok(())),
+                    Some(live) => {
+                        let job = TrialJob {
+                            runtime: live.runtime.clone(),
+                            ctx: live.ctx.clone(),
+                            reports: live.reports.clone(),
+                            scenario: scenario.clone(),
+                            pattern: pattern.clone(),
+                            name: name.clone(),
+                        };
+                        Trial::test(name, move || job.run())
+                    }
+                };
+                trials.push(trial.with_ignored_flag(scenario.ignore.is_some()));
+            }
+        }
+        trials
+    }
+
+    /// Runs the trials as libtest would and returns the exit code.
+    pub fn run(self, args: &Arguments) -> ExitCode {
+        let conclusion = libtest_mimic::run(args, self.trials());
+        let Some(live) = self.live else {
+            return ExitCode::SUCCESS;
+        };
+        let reports = live.reports.lock().unwrap_or_else(|p| p.into_inner());
+        write_json_report(&live.ctx, &reports);
+        if live.ctx.interrupt.raised().is_some() {
+            return ExitCode::from(exit::INTERRUPTED);
+        }
+        if !conclusion.has_failed() {
+            return ExitCode::from(exit::OK);
+        }
+        if reports.iter().any(|r| matches!(r, Recorded::Broken)) {
+            ExitCode::from(exit::TARGET)
+        } else {
+            ExitCode::from(exit::EXPECTATIONS)
+        }
+    }
+}
+
+/// Writes every trial's report to `<out>/<run id>/report.json`; a failure is a warning, since
+/// the results were already printed.
+fn write_json_report(ctx: &RunContext, reports: &[Recorded]) {
+    let trials: Vec<&TrialReport> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Recorded::Report(report) => Some(report.as_ref()),
+            Recorded::Broken => None,
+        })
+        .collect();
+    let dir = ctx.options.out_dir.join(&ctx.run_id);
+    let body = serde_json::json!({
+        "runId": ctx.run_id,
+        "target": ctx.target.label,
+        "seed": ctx.options.run_seed,
+        "trials": trials,
+    });
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&body).unwrap_or_default())
+    });
+    if let Err(error) = written {
+        tracing::warn!(dir = %dir.display(), %error, "failed to write the run's JSON report");
+    }
+}
+
+/// The target of a run against the built-in emulator: its analyst for observables and jobs,
+/// its admin for configuration, both by session login as in the runbook.
+fn builtin_target(emulator: &Emulator, args: &TargetArgs) -> Target {
+    let config = emulator.config();
+    let endpoint = crate::client::Endpoint::parse(&emulator.base_url())
+        .expect("the emulator's own URL is valid");
+    Target {
+        label: format!("built-in emulator at {}", emulator.base_url()),
+        endpoint,
+        org: Some(config.org.clone()),
+        user: crate::client::Auth::Session {
+            login: config.analyst_login.clone(),
+            password: crate::client::Secret::new(config.analyst_password.clone()),
+        },
+        admin: Some(crate::client::Auth::Session {
+            login: config.admin_login.clone(),
+            password: crate::client::Secret::new(config.admin_password.clone()),
+        }),
+        cortex: args.cortex_id.clone(),
+        builtin: true,
+    }
+}
+
+fn load(path: &Path) -> Result<Vec<Arc<Scenario>>, Stop> {
+    let loaded = if path.is_file() { scenario::load_file(path).map(|s| vec![s]) } else { scenario::load_dir(path) };
+    loaded
+        .map(|all| all.into_iter().map(Arc::new).collect())
+        .map_err(|e| Stop { code: exit::SCENARIO, message: render(&e, e.hint()) })
+}
+
+/// One trial's work, moved into libtest-mimic's thread pool.
+struct TrialJob {
+    runtime: Arc<Runtime>,
+    ctx: Arc<RunContext>,
+    reports: Arc<Mutex<Vec<Recorded>>>,
+    scenario: Arc<Scenario>,
+    pattern: crate::scenario::AnalyzerPattern,
+    name: String,
+}
+
+impl TrialJob {
+    fn run(self) -> Result<(), Failed> {
+        let result = self.runtime.block_on(runner::run_trial(
+            self.ctx.clone(),
+            self.scenario.clone(),
+            self.pattern.clone(),
+            self.name.clone(),
+        ));
+        let mut report = match result {
+            Ok(report) => report,
+            Err(error) => {
+                self.record(Recorded::Broken);
+                return Err(render(&error, error.hint()).into());
+            }
+        };
+
+        let mut notes = String::new();
+        match self.snapshot_decision() {
+            Ok(dir) => match report::check_snapshot(&report, &dir) {
+                SnapshotCheck::Mismatch(problem) => report.problems.push(problem),
+                SnapshotCheck::Skipped(reason) => notes.push_str(&format!("  snapshot: not compared ({reason})\n")),
+                SnapshotCheck::Matched => {}
+            },
+            Err(reason) => notes.push_str(&format!("  snapshot: not compared ({reason})\n")),
+        }
+
+        let text = format!("{}{notes}", report::render_trial(&report));
+        // One write, so parallel trials never interleave inside a summary.
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+
+        let passed = report.passed();
+        let failures = report.failures().join("\n");
+        self.record(Recorded::Report(Box::new(report)));
+        if passed { Ok(()) } else { Err(failures.into()) }
+    }
+
+    /// Where to compare the snapshot, or why not: only when the observables are pinned (an
+    /// explicit list or a seed in the scenario) and the target is deterministic.
+    fn snapshot_decision(&self) -> Result<PathBuf, String> {
+        let options = &self.ctx.options;
+        match options.snapshots {
+            SnapshotMode::Never => return Err("--snapshots never".to_owned()),
+            SnapshotMode::Auto if !self.ctx.target.builtin => {
+                return Err("real targets answer with live data; use --snapshots always to compare".to_owned());
+            }
+            _ => {}
+        }
+        if !self.scenario.snapshot {
+            return Err("the scenario sets snapshot = false".to_owned());
+        }
+        let pinned = self.scenario.random == 0
+            || (self.scenario.seed.is_some() && options.seed_override.is_none_or(|s| Some(s) == self.scenario.seed));
+        if !pinned {
+            return Err("the random addresses are not pinned by a seed in the scenario".to_owned());
+        }
+        let dir = self.scenario.path.parent().unwrap_or(Path::new(".")).join("snapshots");
+        std::path::absolute(&dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))
+    }
+
+    fn record(&self, recorded: Recorded) {
+        self.reports.lock().unwrap_or_else(|p| p.into_inner()).push(recorded);
+    }
+}

@@ -1,0 +1,111 @@
+//! The report snapshot of a trial: the shape of what TheHive returned, compared with insta.
+//!
+//! The snapshot keeps, per artifact, the outcome, the keys of the job report and of the
+//! observable's `reports`, and each taxonomy's namespace, predicate and level. Ids, dates and
+//! durations are left out or replaced by placeholders, so the snapshot changes only when the
+//! API's answer changes. Snapshots are named `<scenario>@<analyzer>.snap` and stored in
+//! `scenarios/snapshots/`, beside the scenarios.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use crate::runner::TrialReport;
+
+/// What comparing a trial with its snapshot gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotCheck {
+    /// The stored snapshot matches.
+    Matched,
+    /// It does not, or there is none yet; the text says how to review.
+    Mismatch(String),
+    /// Not compared, and why.
+    Skipped(String),
+}
+
+/// The value stored in the snapshot.
+pub fn snapshot_value(report: &TrialReport) -> Value {
+    let artifacts: Vec<Value> = report
+        .artifacts
+        .iter()
+        .map(|a| {
+            json!({
+                "data": a.data,
+                "dataType": a.data_type,
+                "outcome": a.outcome.to_string(),
+                "jobReportKeys": a.report_keys,
+                "observableReportKeys": a.observable_report_keys,
+                "taxonomies": a.taxonomies.iter().map(|t| json!({
+                    "namespace": t.namespace,
+                    "predicate": t.predicate,
+                    "level": t.level,
+                })).collect::<Vec<_>>(),
+                "error": a.error.as_deref().map(|e| volatile(e.lines().next().unwrap_or_default())),
+            })
+        })
+        .collect();
+    let mut value = json!({
+        "scenario": report.scenario,
+        "analyzer": report.analyzer,
+        "artifacts": artifacts,
+    });
+    if let Some(autorun) = &report.autorun {
+        value["autorun"] = json!({ "stored": autorun.stored, "verdict": autorun.verdict.to_string() });
+    }
+    value
+}
+
+/// Compares `report` with `<dir>/<scenario>@<analyzer>.snap`. A missing or different snapshot
+/// is a mismatch; insta writes the new one as `.snap.new` for `cargo insta review` (never
+/// under CI).
+pub fn check_snapshot(report: &TrialReport, dir: &Path) -> SnapshotCheck {
+    let Some(analyzer) = report.analyzer.clone() else {
+        return SnapshotCheck::Skipped("no analyzer was chosen".to_owned());
+    };
+    let value = snapshot_value(report);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_suffix(analyzer.clone());
+    settings.set_omit_expression(true);
+    settings.set_description(format!("report shape of scenario `{}` with {analyzer}", report.scenario));
+    let name = report.scenario.clone();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_json_snapshot!(name, value));
+    }));
+    match outcome {
+        Ok(()) => SnapshotCheck::Matched,
+        Err(_) => SnapshotCheck::Mismatch(format!(
+            "the report does not match snapshot `{}/{}@{analyzer}.snap` (review with `cargo insta review`, or run with --snapshots never)",
+            dir.display(),
+            report.scenario
+        )),
+    }
+}
+
+/// Replaces ids (`~123`) and epoch-millisecond dates in text.
+fn volatile(text: &str) -> String {
+    static PATTERNS: OnceLock<(regex::Regex, regex::Regex)> = OnceLock::new();
+    let (ids, dates) = PATTERNS.get_or_init(|| {
+        (
+            regex::Regex::new(r"~\d+").expect("valid id pattern"),
+            regex::Regex::new(r"\b1\d{12}\b").expect("valid date pattern"),
+        )
+    });
+    dates.replace_all(&ids.replace_all(text, "<id>"), "<timestamp>").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_dates_are_replaced() {
+        assert_eq!(
+            volatile("POST /api/case/~4120/artifact at 1700000000123"),
+            "POST /api/case/<id>/artifact at <timestamp>"
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! Reading scenario files: TOML parsing, then validation, both pointing at `file:line:col`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::error::ScenarioError;
+use super::model::{
+    AnalyzerPattern, AutorunSpec, Expectation, Outcome, PollSpec, RawScenario, Scenario,
+};
+
+/// Loads every `*.toml` file of `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    let io = |source| ScenarioError::Io { path: dir.to_owned(), source };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ScenarioError::Empty { dir: dir.to_owned() });
+    }
+    paths.iter().map(|path| load_file(path)).collect()
+}
+
+/// Loads one scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+    load_str(path, &text)
+}
+
+/// Parses and validates scenario text; `path` names it in errors.
+pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let source = Source { path, text };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_owned();
+        let hint = parse_hint(&message);
+        source.error(e.span().unwrap_or(0..0), message, hint)
+    })?;
+    validate(&source, raw)
+}
+
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Range<usize>, message: String, hint: Option<String>) -> ScenarioError {
+        let offset = span.start.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        let line_text = self.text[line_start..].lines().next().unwrap_or_default();
+        let width = self.text[offset..span.end.clamp(offset, self.text.len())]
+            .lines()
+            .next()
+            .map_or(1, |s| s.chars().count().max(1));
+        let gutter = " ".repeat(line.to_string().len());
+        let snippet = format!(
+            "{gutter} |\n{line} | {line_text}\n{gutter} | {}{}",
+            " ".repeat(column - 1),
+            "^".repeat(width)
+        );
+        ScenarioError::Invalid {
+            path: self.path.to_owned(),
+            line,
+            column,
+            message,
+            snippet,
+            hint,
+        }
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>, hint: &str) -> ScenarioError {
+        self.error(spanned.span(), message.into(), Some(hint.to_owned()))
+    }
+}
+
+fn parse_hint(message: &str) -> Option<String> {
+    let hint = if message.starts_with("unknown field") {
+        "check the spelling; scenarios/README.md lists every key a scenario takes"
+    } else if message.starts_with("missing field") {
+        "add the key; scenarios/compact.toml shows a complete scenario"
+    } else if message.contains("time unit") || message.contains("duration") {
+        "write a duration with its unit, e.g. \"500ms\", \"30s\" or \"2m\""
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed"
+    } else if message.starts_with("invalid type") {
+        "check the value's type: strings are quoted, numbers are not"
+    } else {
+        return None;
+    };
+    Some(hint.to_owned())
+}
+
+fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    let analyzer = raw.analyzer.get_ref();
+    let patterns: Vec<&Spanned<String>> = match (&analyzer.name, &analyzer.names) {
+        (Some(name), None) => vec![name],
+        (None, Some(names)) if !names.is_empty() => names.iter().collect(),
+        (Some(_), Some(_)) => {
+            return Err(source.at(
+                &raw.analyzer,
+                "`name` and `names` are both set",
+                "keep `name` for one analyzer, or list them all in `names`",
+            ));
+        }
+        _ => {
+            return Err(source.at(
+                &raw.analyzer,
+                "no analyzer selected",
+                "add `name = \"(?i)abuseipdb\"` (a regex on the analyzer name)",
+            ));
+        }
+    };
+    let many = patterns.len() > 1;
+    let mut analyzers = Vec::new();
+    for (index, pattern) in patterns.into_iter().enumerate() {
+        let regex = regex::RegexBuilder::new(pattern.get_ref())
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| {
+                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                source.at(
+                    pattern,
+                    format!("invalid analyzer regex: {first}"),
+                    "the pattern is a Rust regex, matched case-insensitively",
+                )
+            })?;
+        let plain = pattern.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let label = match (many, plain) {
+            (_, true) => pattern.get_ref().clone(),
+            (true, false) => format!("#{}", index + 1),
+            (false, false) => String::new(),
+        };
+        analyzers.push(AnalyzerPattern { pattern: pattern.get_ref().clone(), label, regex });
+    }
+
+    let observables = raw.observables.get_ref();
+    if observables.random == 0 && observables.items.is_empty() {
+        return Err(source.at(
+            &raw.observables,
+            "no observable to create",
+            "set `random = 3` for three public IPv4 addresses, or list `items`",
+        ));
+    }
+    let tlp = match &observables.tlp {
+        Some(tlp) if *tlp.get_ref() > 3 => {
+            return Err(source.at(tlp, "tlp must be 0 to 3", "TLP:WHITE=0, GREEN=1, AMBER=2, RED=3"));
+        }
+        Some(tlp) => *tlp.get_ref(),
+        None => 2,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for item in &observables.items {
+        let data_type = item.get_ref().data_type.as_deref().unwrap_or(&observables.data_type);
+        if !seen.insert((data_type.to_owned(), item.get_ref().data.clone())) {
+            return Err(source.at(
+                item,
+                format!("`{}` is listed twice", item.get_ref().data),
+                "TheHive refuses a duplicate observable in a case; list each value once",
+            ));
+        }
+        if let Some(expect) = &item.get_ref().expect {
+            check_expectation(source, item, expect)?;
+        }
+    }
+
+    let poll = raw.poll.as_ref().map_or_else(PollSpec::default, |p| *p.get_ref());
+    if let Some(spanned) = &raw.poll {
+        if poll.interval.is_zero() || poll.interval > poll.deadline {
+            return Err(source.at(
+                spanned,
+                "the poll interval must be above zero and below the deadline",
+                "e.g. interval = \"1s\", deadline = \"2m\"",
+            ));
+        }
+    }
+
+    let expect = match &raw.expect {
+        Some(spanned) => {
+            check_expectation(source, spanned, spanned.get_ref())?;
+            spanned.get_ref().clone()
+        }
+        None => Expectation::default(),
+    };
+
+    let autorun = raw.autorun.map(|spanned| {
+        let a = spanned.into_inner();
+        AutorunSpec { template: a.template, mode: a.mode, deadline: a.deadline, expect: a.expect }
+    });
+
+    let name = source
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_owned());
+    Ok(Scenario {
+        path: source.path.to_owned(),
+        name,
+        description: raw.description,
+        ignore: raw.ignore,
+        seed: raw.seed,
+        cortex: analyzer.cortex.clone(),
+        analyzers,
+        case: raw.case.map(Spanned::into_inner).unwrap_or_default(),
+        random: observables.random,
+        data_type: observables.data_type.clone(),
+        tlp,
+        items: observables.items.iter().map(|i| i.get_ref().clone()).collect(),
+        poll,
+        expect,
+        snapshot: raw.snapshot,
+        autorun,
+    })
+}
+
+fn check_expectation<T>(
+    source: &Source<'_>,
+    at: &Spanned<T>,
+    expect: &Expectation,
+) -> Result<(), ScenarioError> {
+    if !expect.predicates.is_empty() && expect.outcome != Outcome::Success {
+        return Err(source.at(
+            at,
+            format!("`predicates` only apply to a success, not to `{}`", expect.outcome),
+            "drop `predicates`, or expect outcome = \"success\"",
+        ));
+    }
+    if expect.error.is_some() && matches!(expect.outcome, Outcome::Success | Outcome::Timeout) {
+        return Err(source.at(
+            at,
+            format!("`error` only applies to a failure or a rejection, not to `{}`", expect.outcome),
+            "drop `error`, or expect outcome = \"failure\" or \"rejected\"",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Scenario, ScenarioError> {
+        load_str(Path::new("scenarios/t.toml"), text)
+    }
+
+    const MINIMAL: &str = "description = \"d\"\n[analyzer]\nname = \"abuse\"\n[observables]\nrandom = 2\n";
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let s = load(MINIMAL).unwrap();
+        assert_eq!(s.name, "t");
+        assert_eq!(s.cortex, "cortex0");
+        assert_eq!((s.random, s.tlp, s.data_type.as_str()), (2, 2, "ip"));
+        assert!(s.analyzers[0].regex.is_match("AbuseIPDB_1_0"), "case-insensitive");
+        assert_eq!(s.expect.outcome, Outcome::Success);
+    }
+
+    #[test]
+    fn unknown_key_points_at_its_line_with_a_hint() {
+        let err = load(&format!("{MINIMAL}[poll]\nintervall = \"1s\"\n")).unwrap_err();
+        let ScenarioError::Invalid { line, column, ref message, .. } = err else { panic!("{err}") };
+        assert_eq!((line, column), (7, 1));
+        assert!(message.contains("unknown field `intervall`"), "{message}");
+        assert!(err.hint().unwrap().contains("spelling"));
+    }
+
+    #[test]
+    fn duration_without_unit_is_refused() {
+        let err = load(&format!("{MINIMAL}[poll]\ninterval = \"10\"\n")).unwrap_err();
+        assert!(err.to_string().starts_with("scenarios/t.toml:7:"), "{err}");
+        assert!(err.hint().unwrap().contains("unit"), "{err:?}");
+    }
+
+    #[test]
+    fn invalid_regex_points_at_the_pattern() {
+        let err = load("description = \"d\"\n[analyzer]\nname = \"(abuse\"\n[observables]\nrandom = 1\n")
+            .unwrap_err();
+        let ScenarioError::Invalid { line, column, .. } = err else { panic!("{err}") };
+        assert_eq!((line, column), (3, 8));
+    }
+
+    #[test]
+    fn predicates_with_a_failure_expectation_are_contradictory() {
+        let err = load(&format!(
+            "{MINIMAL}[[observables.items]]\ndata = \"1.2.3.4\"\nexpect = {{ outcome = \"failure\", predicates = [\"x\"] }}\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("`predicates` only apply"), "{err}");
+    }
+
+    #[test]
+    fn nothing_to_create_is_an_error() {
+        let err = load("description = \"d\"\n[analyzer]\nname = \"a\"\n[observables]\n").unwrap_err();
+        assert!(err.to_string().contains("no observable"), "{err}");
+    }
+
+    #[test]
+    fn several_names_give_labels() {
+        let s = load("description = \"d\"\n[analyzer]\nnames = [\"AbuseIPDB_1_0\", \"(?i)abuse.*2\"]\n[observables]\nrandom = 1\n")
+            .unwrap();
+        let labels: Vec<_> = s.analyzers.iter().map(|a| a.label.as_str()).collect();
+        assert_eq!(labels, vec!["AbuseIPDB_1_0", "#2"]);
+    }
+}
