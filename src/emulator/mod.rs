@@ -1,1 +1,76 @@
-//! Built-in TheHive + Cortex emulator (being written).
+//! Built-in TheHive 4 + Cortex emulator: an HTTP server that answers the calls of the
+//! analyzer-automation workflow as TheHive 4.1.24 with a Cortex 3 backend does.
+//!
+//! [`Emulator::start`] runs one in the background (tests), [`serve`] runs one in the foreground
+//! (`hivecheck emulate`), and [`router`] gives the bare axum router. Behaviour follows
+//! `shared/reference/thehive-api.md`; each handler cites the TheHive source it imitates. Time
+//! is emulated lazily: a job's status and report are computed from its timestamps when read.
+//!
+//! # Known differences
+//!
+//! Ways the emulator differs from a real TheHive 4.1.24 connected to Cortex 3.1.8:
+//!
+//! * **Storage and cluster**: everything is in memory and lost on exit; there is no Cassandra,
+//!   BerkeleyDB, Lucene or Elasticsearch, no cluster, no schema migration.
+//! * **Session cookie**: `THEHIVE-SESSION` is an opaque random token looked up server-side, not
+//!   a signed Play session holding the auth context; it never expires (real: 1 h inactivity)
+//!   and carries no `expire`/`warning` data.
+//! * **Timing defaults**: TheHive's poller ticks every 250 ms instead of `cortex.refreshDelay`
+//!   = 5 s; Cortex jobs last 200–1200 ms (seeded uniform) instead of real analyzer time;
+//!   notifications start jobs after 300 ms instead of after the audit is processed.
+//! * **Job lifecycle**: Cortex jobs go straight from `Waiting` to `Success`/`Failure` (no
+//!   `InProgress`, no `Deleted`, no timeouts, no rate limits, no `maxRetryOnError`); job
+//!   `startDate` stays the creation date; report `artifacts` are always empty and never imported
+//!   as observables (AbuseIPDB 2.0 would emit `domain`/`fqdn` artifacts); report `operations`
+//!   are not run; `force` does not bypass the Cortex job cache.
+//! * **Analyzers**: only AbuseIPDB 1.0/2.0 are modelled, with answers made up from a hash of
+//!   the address instead of the live AbuseIPDB API (at most five sample reports; no
+//!   `Missing AbuseIPDB API key`, TLP/PAP limits or `Unexpected Error` paths); other configured
+//!   analyzer names accept `ip` and succeed with an empty summary. Every server's Cortex
+//!   organisation is the working organisation (worker ids use it).
+//! * **Cortex status**: `connectors.cortex` in `/api/status` is `OK` from the first request
+//!   (real: `{}` until the first check, then re-checked every minute); versions are fixed
+//!   strings.
+//! * **Cortex API**: the Cortex half is not exposed over HTTP (no `/api/analyzer/{id}/run`,
+//!   `waitreport`, maintenance or Cortex user API); only TheHive's connector endpoints exist.
+//! * **Error texts**: the 500 for an unknown analyzer and the 400 `SearchError` texts are
+//!   inferred, not copied from a real server; `Invalid Json` messages come from serde_json.
+//! * **Queries**: filters support `_and _or _not _any _id _is _eq _ne _lt _lte _gt _gte _in
+//!   _between _startsWith _endsWith _contains _like _parent` on the rendered JSON only (no
+//!   `_child`, `_string`, `_wildcard`, no full-text); `/api/v1/query` only supports
+//!   `getObservable` → `jobs` (+ `filter`, `sort`, `page`), without `extraData` or totals.
+//! * **Entities and endpoints**: only the routes of the workflow exist (login/logout, current
+//!   user, status, case create/get/delete, observable create/get, Cortex analyzers and jobs,
+//!   organisation config). There is no user, organisation, profile or API-key management, no
+//!   alerts, tasks, logs, custom fields, case templates, sharing, audit or stream API, no
+//!   update (PATCH) endpoints, no file observables or attachments (`file` observables are
+//!   stored as plain strings, `isZip` is ignored), no TOTP (a third Basic segment is ignored),
+//!   no SSO/LDAP/OAuth2/PKI providers, and case deletion removes data at once.
+//! * **Users and organisations**: exactly two organisations (`admin` and the working one) and
+//!   two users; permissions per profile are an abridged copy of TheHive's. The v0 user `roles`
+//!   derivation is approximated.
+//! * **Notifications**: only observable creation produces an audit event, and only
+//!   `RunAnalyzer` notifiers act (webhook, Emailer, Mattermost, AppendToFile and RunResponder are
+//!   parsed and ignored); `hostRestriction` is ignored; notification jobs run as
+//!   `system@thehive.local` on the first Cortex server listing the analyzer.
+//! * **TheHive 5**: [`Profile::TheHive5`] behaves as TheHive 4 (TODO(#4): v1-only routes, jobs
+//!   accepted for unknown analyzers, TH5 notification schema).
+
+mod abuseipdb;
+mod args;
+mod case;
+mod config;
+mod cortex;
+mod error;
+mod notification;
+mod org_config;
+mod query;
+mod request;
+mod server;
+mod session;
+mod store;
+
+pub use args::EmulatorArgs;
+pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
+pub use error::{ApiError, EmulatorError};
+pub use server::{Emulator, router, serve};

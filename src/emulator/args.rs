@@ -1,0 +1,212 @@
+//! Command-line flags of `hivecheck emulate` ([`EmulatorArgs`]) and their conversion into an
+//! [`EmulatorConfig`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
+use super::error::EmulatorError;
+
+/// Flags of `hivecheck emulate`; unset flags keep the [`EmulatorConfig`] defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub bind: SocketAddr,
+    /// Play context path prefixed to every route, e.g. `/thehive`.
+    #[arg(long, default_value = "")]
+    pub context_path: String,
+    /// TheHive generation to imitate: `thehive4` or `thehive5` (the latter not implemented yet).
+    #[arg(long, default_value = "thehive4")]
+    pub profile: String,
+    /// Seed of the job latency generator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Working organisation of the analyst.
+    #[arg(long, default_value = "demo")]
+    pub org: String,
+    /// Administrator login.
+    #[arg(long, default_value = "admin@thehive.local")]
+    pub admin_login: String,
+    /// Administrator password.
+    #[arg(
+        long,
+        env = "HIVECHECK_EMULATOR_ADMIN_PASSWORD",
+        default_value = "secret",
+        hide_env_values = true
+    )]
+    pub admin_password: String,
+    /// Administrator API key (none if unset).
+    #[arg(long, env = "HIVECHECK_EMULATOR_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Analyst login.
+    #[arg(long, default_value = "analyst@thehive.local")]
+    pub analyst_login: String,
+    /// Analyst password (random if unset).
+    #[arg(
+        long,
+        env = "HIVECHECK_EMULATOR_ANALYST_PASSWORD",
+        hide_env_values = true
+    )]
+    pub analyst_password: Option<String>,
+    /// Analyst API key (random 32 characters if unset).
+    #[arg(long, env = "HIVECHECK_EMULATOR_ANALYST_KEY", hide_env_values = true)]
+    pub analyst_key: Option<String>,
+    /// A Cortex server as `NAME=ANALYZER,ANALYZER…`; repeat for several servers.
+    #[arg(long = "cortex", value_name = "NAME=ANALYZERS")]
+    pub cortex: Vec<String>,
+    /// Shortest Cortex job duration.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub job_latency_min: Duration,
+    /// Longest Cortex job duration.
+    #[arg(long, default_value = "1200ms", value_parser = humantime::parse_duration)]
+    pub job_latency_max: Duration,
+    /// Period of TheHive's job poller (real TheHive: 5s).
+    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub refresh_delay: Duration,
+    /// Cortex job cache lifetime.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub job_cache: Duration,
+    /// Delay before a RunAnalyzer notification starts its job.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub notification_delay: Duration,
+    /// Reproduce TheHive 4.1.24's RunAnalyzer lookup bug (notifications never run analyzers).
+    #[arg(long)]
+    pub emulate_runanalyzer_lookup_bug: bool,
+}
+
+impl EmulatorArgs {
+    /// Checks the flags and builds the configuration.
+    pub fn into_config(self) -> Result<EmulatorConfig, EmulatorError> {
+        let defaults = EmulatorConfig::default();
+        let profile = match self.profile.to_ascii_lowercase().as_str() {
+            "thehive4" | "th4" | "4" => Profile::TheHive4,
+            "thehive5" | "th5" | "5" => Profile::TheHive5,
+            other => {
+                return Err(EmulatorError::InvalidOption {
+                    option: "--profile",
+                    reason: format!("unknown profile `{other}` (expected thehive4 or thehive5)"),
+                });
+            }
+        };
+        let context_path = normalise_context_path(&self.context_path);
+        let cortex_servers = if self.cortex.is_empty() {
+            defaults.cortex_servers.clone()
+        } else {
+            self.cortex
+                .iter()
+                .map(|spec| parse_cortex(spec))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        if self.job_latency_min > self.job_latency_max {
+            return Err(EmulatorError::InvalidOption {
+                option: "--job-latency-min",
+                reason: "greater than --job-latency-max".to_owned(),
+            });
+        }
+        if self.refresh_delay.is_zero() {
+            return Err(EmulatorError::InvalidOption {
+                option: "--refresh-delay",
+                reason: "must be positive".to_owned(),
+            });
+        }
+
+        Ok(EmulatorConfig {
+            bind: self.bind,
+            context_path,
+            profile,
+            seed: self.seed,
+            org: self.org,
+            admin_login: self.admin_login,
+            admin_password: self.admin_password,
+            admin_key: self.admin_key,
+            analyst_login: self.analyst_login,
+            analyst_password: self.analyst_password.unwrap_or(defaults.analyst_password),
+            analyst_key: self.analyst_key.unwrap_or(defaults.analyst_key),
+            cortex_servers,
+            job_latency: Latency {
+                min: self.job_latency_min,
+                max: self.job_latency_max,
+            },
+            refresh_delay: self.refresh_delay,
+            job_cache: self.job_cache,
+            notification_delay: self.notification_delay,
+            emulate_runanalyzer_lookup_bug: self.emulate_runanalyzer_lookup_bug,
+        })
+    }
+}
+
+/// `thehive/` and `/thehive/` become `/thehive`; `/` becomes empty.
+fn normalise_context_path(path: &str) -> String {
+    let trimmed = path.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+fn parse_cortex(spec: &str) -> Result<CortexServerConfig, EmulatorError> {
+    let invalid = |reason: &str| EmulatorError::InvalidOption {
+        option: "--cortex",
+        reason: format!("`{spec}`: {reason}"),
+    };
+    let (name, analyzers) = spec
+        .split_once('=')
+        .ok_or_else(|| invalid("expected NAME=ANALYZER,ANALYZER"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("empty server name"));
+    }
+    let analyzers: Vec<String> = analyzers
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(CortexServerConfig {
+        name: name.to_owned(),
+        analyzers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    #[test]
+    fn flags_become_a_config() {
+        let cli = Cli::parse_from([
+            "x",
+            "--bind",
+            "127.0.0.1:0",
+            "--context-path",
+            "thehive/",
+            "--cortex",
+            "c1=AbuseIPDB_1_0",
+            "--refresh-delay",
+            "1s",
+            "--analyst-key",
+            "k",
+        ]);
+
+        let config = cli.args.into_config().expect("valid flags");
+
+        assert_eq!(config.context_path, "/thehive");
+        assert_eq!(config.cortex_servers[0].name, "c1");
+        assert_eq!(config.refresh_delay, Duration::from_secs(1));
+        assert_eq!(config.analyst_key, "k");
+    }
+
+    #[test]
+    fn bad_cortex_spec_is_rejected() {
+        assert!(parse_cortex("nope").is_err());
+    }
+}

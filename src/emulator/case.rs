@@ -1,0 +1,223 @@
+//! Cases and their observables (v0 `case` and `case_artifact`).
+//!
+//! TH4 `controllers/v0/CaseCtrl.scala` and `ObservableCtrl.scala`: creation answers 201, an
+//! observable creation always answers an array, or 207 `{success, failure}` when an element
+//! fails.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use super::request::Call;
+use super::server::App;
+use super::store::now_ms;
+
+/// Observable types of a fresh TheHive 4 database (TH4 `models/ObservableType.scala`).
+const OBSERVABLE_TYPES: &[&str] = &[
+    "autonomous-system",
+    "domain",
+    "file",
+    "filename",
+    "fqdn",
+    "hash",
+    "ip",
+    "mail",
+    "mail_subject",
+    "other",
+    "regexp",
+    "registry",
+    "uri_path",
+    "url",
+    "user-agent",
+];
+
+const CASE_FIELDS: &[&str] = &[
+    "title",
+    "description",
+    "severity",
+    "startDate",
+    "endDate",
+    "tags",
+    "flag",
+    "tlp",
+    "pap",
+    "status",
+    "summary",
+    "owner",
+    "customFields",
+    "impactStatus",
+    "resolutionStatus",
+];
+
+/// `POST /api/case`.
+pub(crate) async fn create(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    let missing: Vec<&str> = ["title", "description"]
+        .into_iter()
+        .filter(|f| !call.fields.contains_key(*f))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::missing_attributes(&missing));
+    }
+    for name in ["title", "description"] {
+        let value = &call.fields[name];
+        if !value.is_string() {
+            return Err(ApiError::invalid_format(name, "string", value));
+        }
+    }
+    if !ctx.has("manageCase") {
+        return Err(ApiError::authorization(
+            "Your are not authorized to create case, you haven't the permission manageCase",
+        ));
+    }
+
+    let fields: Map<String, Value> = call
+        .fields
+        .iter()
+        .filter(|(k, _)| CASE_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let id = store.create_case(now, &ctx, fields);
+    let case = store.find_case(&ctx.org, &id).expect("just created");
+    tracing::debug!(target: "emulator", case_id = %id, number = case.number, "case created");
+    Ok((StatusCode::CREATED, Json(store.case_json(case))).into_response())
+}
+
+/// `GET /api/case/{idOrNumber}`.
+pub(crate) async fn get(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    let ctx = call.auth(&store)?;
+    let case = store
+        .find_case(&ctx.org, &id)
+        .ok_or_else(|| ApiError::not_found("Case not found"))?;
+    Ok(Json(store.case_json(case)))
+}
+
+/// `DELETE /api/case/{idOrNumber}`: removes the case, its observables and their jobs; 204.
+pub(crate) async fn delete(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    let ctx = call.auth(&store)?;
+    // TheHive filters the case with `can(manageCase)`, so a case the caller may not manage
+    // is reported as missing.
+    let case_id = store
+        .find_case(&ctx.org, &id)
+        .filter(|_| ctx.has("manageCase"))
+        .map(|c| c.id.clone())
+        .ok_or_else(|| ApiError::not_found("Case not found"))?;
+    store.delete_case(&case_id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/case/{idOrNumber}/artifact`.
+pub(crate) async fn create_observable(
+    State(app): State<App>,
+    Path(case_ref): Path<String>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    let Some(data_type) = call.fields.get("dataType") else {
+        return Err(ApiError::missing_attributes(&["dataType"]));
+    };
+    let Some(data_type) = data_type.as_str().map(str::to_owned) else {
+        return Err(ApiError::invalid_format("dataType", "string", data_type));
+    };
+    let data: Vec<String> = match call.fields.get("data") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(other) => return Err(ApiError::invalid_format("data", "string", other)),
+    };
+
+    // TH4 checks the case with `can(manageObservable)` and fails with one message whether the
+    // case is missing or not manageable.
+    let case_id = store
+        .find_case(&ctx.org, &case_ref)
+        .filter(|_| ctx.has("manageObservable"))
+        .map(|c| c.id.clone())
+        .ok_or_else(|| ApiError::authorization("Operation not permitted"))?;
+    if !OBSERVABLE_TYPES.contains(&data_type.as_str()) {
+        return Err(ApiError::not_found("ObservableType not found"));
+    }
+
+    let mut fields = Map::new();
+    for key in [
+        "message",
+        "startDate",
+        "tlp",
+        "tags",
+        "ioc",
+        "sighted",
+        "ignoreSimilarity",
+    ] {
+        if let Some(v) = call.fields.get(key) {
+            fields.insert(key.to_owned(), v.clone());
+        }
+    }
+    let mut success = Vec::new();
+    let mut failure = Vec::new();
+    for item in data.iter().filter(|d| !d.trim().is_empty()) {
+        if store.observable_exists(&case_id, &data_type, item) {
+            failure.push(json!({
+                "type": "CreateError",
+                "message": "Observable already exists",
+                "object": {"data": item},
+            }));
+            continue;
+        }
+        let id = store.create_observable(now, &ctx, &case_id, &data_type, item, fields.clone());
+        let obs = store.find_observable(&ctx.org, &id).expect("just created");
+        tracing::debug!(target: "emulator", observable_id = %id, case_id = %case_id, "observable created");
+        success.push(store.observable_json(obs, now));
+    }
+
+    if failure.is_empty() {
+        Ok((StatusCode::CREATED, Json(Value::Array(success))).into_response())
+    } else {
+        Ok((
+            StatusCode::MULTI_STATUS,
+            Json(json!({"success": success, "failure": failure})),
+        )
+            .into_response())
+    }
+}
+
+/// `GET /api/case/artifact/{id}`.
+pub(crate) async fn get_observable(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+    let obs = store
+        .find_observable(&ctx.org, &id)
+        .ok_or_else(|| ApiError::not_found("Observable not found"))?;
+    Ok(Json(store.observable_json(obs, now)))
+}

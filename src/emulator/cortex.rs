@@ -1,0 +1,352 @@
+//! TheHive's Cortex connector: analyzers, jobs, job search and the `/api/v1/query` job listing.
+//!
+//! TH4 `cortex/connector/.../controllers/v0/AnalyzerCtrl.scala`, `JobCtrl.scala` and
+//! `services/JobSrv.scala`; the job lifecycle itself lives in the store.
+
+use std::cmp::Ordering;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use super::query::{self, FilterError};
+use super::request::{Call, apply_range, parse_range};
+use super::server::App;
+use super::store::{JobDoc, Millis, Store, now_ms};
+
+/// `GET /api/connector/cortex/analyzer`: every server's analyzers merged by name; `server=` is
+/// not read.
+pub(crate) async fn list_analyzers(
+    State(app): State<App>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    call.auth(&store)?;
+    // Cortex lists with the range TheHive forwards; without one every analyzer is listed.
+    let range = match call.str_field("range") {
+        Some(r) => parse_range(Some(r))?,
+        None => (0, None),
+    };
+    let items: Vec<Value> = store.analyzers().iter().map(|a| a.json()).collect();
+    Ok(Json(Value::Array(apply_range(items, range))))
+}
+
+/// `GET /api/connector/cortex/analyzer/type/{dataType}`.
+pub(crate) async fn analyzers_by_type(
+    State(app): State<App>,
+    Path(data_type): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    call.auth(&store)?;
+    let items: Vec<Value> = store
+        .analyzers()
+        .iter()
+        .filter(|a| a.data_types.contains(&data_type))
+        .map(|a| a.json())
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+/// `GET /api/connector/cortex/analyzer/{id}` (worker id).
+pub(crate) async fn get_analyzer(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    call.auth(&store)?;
+    store
+        .analyzers()
+        .iter()
+        .find(|a| a.worker_id == id)
+        .map(|a| Json(a.json()))
+        .ok_or_else(|| ApiError::not_found(format!("Analyzer {id} not found")))
+}
+
+/// `POST /api/connector/cortex/job`.
+pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
+    // parameters (research note Q1).
+    let missing: Vec<&str> = ["artifactId", "cortexId", "analyzerId"]
+        .into_iter()
+        .filter(|f| !call.fields.contains_key(*f))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::missing_attributes(&missing));
+    }
+    for name in ["artifactId", "cortexId", "analyzerId"] {
+        let value = &call.fields[name];
+        if !value.is_string() {
+            return Err(ApiError::invalid_format(name, "string", value));
+        }
+    }
+    let parameters = match call.fields.get("parameters") {
+        None => Map::new(),
+        Some(Value::Object(obj)) => obj.clone(),
+        Some(other) => return Err(ApiError::invalid_format("parameters", "object", other)),
+    };
+    let analyzer_id = call.str_field("analyzerId").unwrap_or_default().to_owned();
+    let cortex_id = call.str_field("cortexId").unwrap_or_default().to_owned();
+    let artifact_id = call.str_field("artifactId").unwrap_or_default().to_owned();
+
+    if !ctx.has("manageAnalyse") {
+        return Err(ApiError::authorization("Job creation not allowed"));
+    }
+    if store.find_observable(&ctx.org, &artifact_id).is_none() {
+        return Err(ApiError::not_found("Observable not found"));
+    }
+    if !store
+        .config
+        .cortex_servers
+        .iter()
+        .any(|s| s.name == cortex_id)
+    {
+        return Err(ApiError::not_found(format!("Cortex {cortex_id} not found")));
+    }
+    let Some(analyzer) = store.resolve_analyzer(&cortex_id, &analyzer_id) else {
+        // Cortex answers 404 to both lookups and TheHive's client turns that into an
+        // unhandled ApplicationError, rendered with its class name (reference §5.3).
+        let cortex_body =
+            json!({"type": "NotFoundError", "message": format!("worker {analyzer_id} not found")});
+        return Err(ApiError::internal(
+            "org.thp.client.ApplicationError",
+            format!("ApplicationError(404): {cortex_body}"),
+        ));
+    };
+
+    let id = store.submit_job(
+        now,
+        &ctx,
+        &artifact_id,
+        &cortex_id,
+        &analyzer.name,
+        parameters,
+    );
+    let job = store.find_job(&ctx.org, &id).expect("just created");
+    tracing::debug!(target: "emulator", job_id = %id, cortex_job_id = %job.cortex_job_id, status = job.born_status, "job created");
+    Ok((StatusCode::CREATED, Json(store.job_json(job, now))).into_response())
+}
+
+/// `GET /api/connector/cortex/job/{id}`.
+pub(crate) async fn get_job(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+    let job = store
+        .find_job(&ctx.org, &id)
+        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    Ok(Json(store.job_json(job, now)))
+}
+
+/// Jobs visible in `org`, with their parent observables, in creation order.
+fn visible_jobs(store: &Store, org: &str, now: Millis) -> Vec<JobDoc> {
+    store
+        .jobs
+        .values()
+        .filter_map(|job| {
+            let obs = store.find_observable(org, &job.observable_id)?;
+            Some(JobDoc {
+                json: store.job_json(job, now),
+                parent: store.observable_json(obs, now),
+            })
+        })
+        .collect()
+}
+
+fn filter_jobs(docs: Vec<JobDoc>, filter: &Value) -> Result<Vec<JobDoc>, FilterError> {
+    query::validate(filter)?;
+    let mut out = Vec::new();
+    for doc in docs {
+        if query::matches(filter, &doc)? {
+            out.push(doc);
+        }
+    }
+    Ok(out)
+}
+
+/// Sort keys as `(field, descending)`.
+fn sort_jobs(docs: &mut [JobDoc], keys: &[(String, bool)]) {
+    docs.sort_by(|a, b| {
+        for (field, desc) in keys {
+            let ord = compare_json(&a.json[field.as_str()], &b.json[field.as_str()]);
+            let ord = if *desc { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+fn compare_json(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// v0 `sort`: `"-field"`, `"+field"`, `"field"`, or an array of those.
+fn v0_sort_keys(sort: Option<&Value>) -> Vec<(String, bool)> {
+    let one = |s: &str| match s.strip_prefix('-') {
+        Some(f) => (f.to_owned(), true),
+        None => (s.trim_start_matches('+').to_owned(), false),
+    };
+    match sort {
+        Some(Value::String(s)) => vec![one(s)],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(one).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `POST /api/connector/cortex/job/_search`: 200 array with `X-Total`.
+pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    let filter = call
+        .fields
+        .get("query")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let range = parse_range(call.str_field("range"))?;
+    let with_parent = call
+        .fields
+        .get("nparent")
+        .is_some_and(|v| v != "0" && v != &json!(0) && v != &json!(false));
+
+    let mut docs = filter_jobs(visible_jobs(&store, &ctx.org, now), &filter)
+        .map_err(|e| ApiError::search(e.to_string()))?;
+    sort_jobs(&mut docs, &v0_sort_keys(call.fields.get("sort")));
+    let total = docs.len();
+    let items: Vec<Value> = apply_range(docs, range)
+        .into_iter()
+        .map(|d| {
+            let mut json = d.json;
+            if with_parent {
+                json["case_artifact"] = d.parent;
+            }
+            json
+        })
+        .collect();
+
+    let mut response = Json(Value::Array(items)).into_response();
+    response
+        .headers_mut()
+        .insert("X-Total", HeaderValue::from(total as u64));
+    Ok(response)
+}
+
+/// `POST /api/v1/query`: the job listing of the TH4 UI (`getObservable` then `jobs`, with
+/// optional `filter`, `sort` and `page`).
+pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    let steps = call
+        .fields
+        .get("query")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| ApiError::missing_attributes(&["query"]))?;
+    let name_of = |s: &Value| s.get("_name").and_then(Value::as_str).map(str::to_owned);
+
+    let mut iter = steps.iter();
+    let first = iter.next().ok_or_else(|| ApiError::search("Empty query"))?;
+    let observable_id = match name_of(first).as_deref() {
+        Some("getObservable") => first
+            .get("idOrName")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::missing_attributes(&["idOrName"]))?
+            .to_owned(),
+        other => {
+            return Err(ApiError::search(format!(
+                "Query {} is not supported by the emulator",
+                other.unwrap_or("<unnamed>")
+            )));
+        }
+    };
+    match iter.next().map(name_of) {
+        Some(Some(name)) if name == "jobs" => {}
+        other => {
+            return Err(ApiError::search(format!(
+                "Query {} is not supported after getObservable by the emulator",
+                other.flatten().unwrap_or_else(|| "<none>".to_owned())
+            )));
+        }
+    }
+
+    // An unknown or invisible observable gives an empty traversal, not an error.
+    let mut docs: Vec<JobDoc> = visible_jobs(&store, &ctx.org, now)
+        .into_iter()
+        .filter(|d| d.parent["_id"] == observable_id.as_str())
+        .collect();
+    let mut page: Option<(usize, usize)> = None;
+    for step in iter {
+        match name_of(step).as_deref() {
+            Some("filter") => {
+                let mut filter = step.clone();
+                if let Some(obj) = filter.as_object_mut() {
+                    obj.remove("_name");
+                }
+                docs = filter_jobs(docs, &filter).map_err(|e| ApiError::search(e.to_string()))?;
+            }
+            Some("sort") => {
+                let keys: Vec<(String, bool)> = step
+                    .get("_fields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object)
+                    .flat_map(|o| o.iter())
+                    .map(|(k, v)| (k.clone(), v == "desc"))
+                    .collect();
+                sort_jobs(&mut docs, &keys);
+            }
+            Some("page") => {
+                let from = step.get("from").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let to = step.get("to").and_then(Value::as_u64).unwrap_or(10) as usize;
+                page = Some((from, to));
+            }
+            other => {
+                return Err(ApiError::search(format!(
+                    "Query {} is not supported by the emulator",
+                    other.unwrap_or("<unnamed>")
+                )));
+            }
+        }
+    }
+    let docs = match page {
+        Some((from, to)) => apply_range(docs, (from, Some(to))),
+        None => docs,
+    };
+    let items: Vec<Value> = docs.into_iter().map(|d| d.json).collect();
+    Ok(Json(Value::Array(items)).into_response())
+}

@@ -1,0 +1,220 @@
+//! Errors of the emulator: [`EmulatorError`] for starting and serving, [`ApiError`] for the
+//! TheHive-style error bodies that handlers answer with.
+//!
+//! `ApiError` renders the `{"type","message"}` scheme of ScalliGraph's error handler
+//! (SG `core/.../ErrorHandler.scala`); the HTTP status per type follows the reference §3.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Failure to configure, start or run the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listening socket could not be bound.
+    #[error("failed to bind the emulator to `{addr}`")]
+    Bind {
+        /// Requested address.
+        addr: SocketAddr,
+        /// Cause reported by the operating system.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("emulator server failed")]
+    Serve(#[source] std::io::Error),
+    /// A command-line value is not usable.
+    #[error("invalid emulator option `{option}`: {reason}")]
+    InvalidOption {
+        /// Flag name.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// An error answered to an HTTP client in TheHive's format.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Option<Value>,
+    /// Sets `WWW-Authenticate: Basic realm="thehive"` (SG `BasicAuthSrv.addAuthenticateHeader`).
+    www_authenticate: bool,
+    /// Sets `X-Logout: 1` (TH4 `controllers/v0/UserCtrl.scala` `current`).
+    logout: bool,
+}
+
+impl ApiError {
+    fn typed(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: Some(json!({"type": kind, "message": message.into()})),
+            www_authenticate: false,
+            logout: false,
+        }
+    }
+
+    /// 401 `AuthenticationError` / `Authentication failure`.
+    pub fn authentication() -> Self {
+        Self::typed(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationError",
+            "Authentication failure",
+        )
+    }
+
+    /// 403 `AuthorizationError` with the given message.
+    pub fn authorization(message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::FORBIDDEN, "AuthorizationError", message)
+    }
+
+    /// 404 `NotFoundError` with the given message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::NOT_FOUND, "NotFoundError", message)
+    }
+
+    /// 400 `BadRequest` (Play client error, e.g. a malformed JSON body).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    /// 400 `SearchError` for a query the emulator cannot read.
+    pub fn search(message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::BAD_REQUEST, "SearchError", message)
+    }
+
+    /// 400 `CreateError`.
+    pub fn create(message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::BAD_REQUEST, "CreateError", message)
+    }
+
+    /// 500 with a Java class name as type, as ScalliGraph renders unknown exceptions.
+    pub fn internal(class_name: &str, message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::INTERNAL_SERVER_ERROR, class_name, message)
+    }
+
+    /// 400 `AttributeCheckingError` for missing attributes, listed in the order given.
+    ///
+    /// The message concatenates every error in brackets with no separator (SG
+    /// `Errors.scala` `AttributeCheckingError`, research note Q1).
+    pub fn missing_attributes(names: &[&str]) -> Self {
+        let message: String = names
+            .iter()
+            .map(|n| format!("[Attribute {n} is missing]"))
+            .collect();
+        let errors: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"name": n, "type": "MissingAttributeError"}))
+            .collect();
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body: Some(json!({
+                "type": "AttributeCheckingError",
+                "message": message,
+                "errors": errors,
+            })),
+            www_authenticate: false,
+            logout: false,
+        }
+    }
+
+    /// 400 `AttributeCheckingError` for a field of the wrong JSON type.
+    pub fn invalid_format(name: &str, format: &str, field: &Value) -> Self {
+        let field_text = scala_field(field);
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body: Some(json!({
+                "type": "AttributeCheckingError",
+                "message": format!("[Invalid format for {name}: {field_text}, expected {format} ({format})]"),
+                "errors": [{
+                    "name": name,
+                    "format": format,
+                    "acceptedInput": [format],
+                    "field": field_text,
+                    "type": "InvalidFormatAttributeError",
+                }],
+            })),
+            www_authenticate: false,
+            logout: false,
+        }
+    }
+
+    /// Adds the Basic challenge header to this answer.
+    pub fn with_www_authenticate(mut self) -> Self {
+        self.www_authenticate = true;
+        self
+    }
+
+    /// Turns this answer into the bodiless `X-Logout: 1` form of `GET /api/user/current`.
+    pub fn as_logout(mut self) -> Self {
+        self.logout = true;
+        self.body = None;
+        self
+    }
+
+    /// HTTP status of this answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// Renders a JSON value as ScalliGraph's `Field` `toString` (research note Q1).
+fn scala_field(value: &Value) -> String {
+    match value {
+        Value::Null => "FNull".to_owned(),
+        Value::Bool(b) => format!("FBoolean({b})"),
+        Value::Number(n) => format!("FNumber({:?})", n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => format!("FString({s})"),
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(scala_field).collect();
+            format!("FSeq(List({}))", inner.join(", "))
+        }
+        Value::Object(_) => format!("FObject({value})"),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(body) => (self.status, Json(body)).into_response(),
+            None => self.status.into_response(),
+        };
+        let headers = response.headers_mut();
+        if self.www_authenticate {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"thehive\""),
+            );
+        }
+        if self.logout {
+            headers.insert("X-Logout", HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_attributes_are_bracketed_without_separator() {
+        let error = ApiError::missing_attributes(&["artifactId", "cortexId"]);
+
+        let body = error.body.expect("body");
+
+        assert_eq!(
+            body["message"],
+            "[Attribute artifactId is missing][Attribute cortexId is missing]"
+        );
+        assert_eq!(body["errors"][1]["name"], "cortexId");
+    }
+
+    #[test]
+    fn numbers_render_as_scala_doubles() {
+        assert_eq!(scala_field(&json!(123)), "FNumber(123.0)");
+    }
+}

@@ -1,0 +1,260 @@
+//! The HTTP server: routes, the catch-all, request logging, and the [`Emulator`] handle.
+//!
+//! Every v0 route is mounted at `/api/...` and `/api/v0/...` (TH4 mounts the v0 router twice,
+//! `TheHiveRouter.scala`); the Cortex connector only at `/api/connector/cortex/...`. Unmatched
+//! paths and methods get TheHive's catch-all 404 (SG `ScalligraphRouter.scala`).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::extract::{OriginalUri, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{MethodRouter, get, post};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::config::EmulatorConfig;
+use super::error::{ApiError, EmulatorError};
+use super::store::Store;
+use super::{case, cortex, org_config, session};
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub(crate) struct App {
+    store: Arc<Mutex<Store>>,
+}
+
+impl App {
+    /// Locks the store; a poisoned lock is taken over since the state stays consistent per
+    /// request.
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The router of an emulator configured by `config`, for in-process tests.
+pub fn router(config: EmulatorConfig) -> Router {
+    let prefix = config.context_path.trim_end_matches('/').to_owned();
+    let app = App {
+        store: Arc::new(Mutex::new(Store::new(config))),
+    };
+
+    let v0: Vec<(&str, MethodRouter<App>)> = vec![
+        ("/login", post(session::login)),
+        ("/logout", get(session::logout).post(session::logout)),
+        ("/user/current", get(session::current)),
+        ("/status", get(session::status)),
+        ("/case", post(case::create)),
+        ("/case/{id}", get(case::get).delete(case::delete)),
+        ("/case/{id}/artifact", post(case::create_observable)),
+        ("/case/artifact/{id}", get(case::get_observable)),
+        (
+            "/config/organisation/{path}",
+            get(org_config::get).put(org_config::set),
+        ),
+    ];
+    let mut routes = Router::new();
+    for (path, method_router) in v0 {
+        routes = routes
+            .route(&format!("{prefix}/api{path}"), method_router.clone())
+            .route(&format!("{prefix}/api/v0{path}"), method_router);
+    }
+    let connector = format!("{prefix}/api/connector/cortex");
+    routes = routes
+        .route(&format!("{prefix}/api/v1/login"), post(session::login_v1))
+        .route(
+            &format!("{prefix}/api/v1/logout"),
+            get(session::logout).post(session::logout),
+        )
+        .route(
+            &format!("{prefix}/api/v1/user/current"),
+            get(session::current_v1),
+        )
+        .route(&format!("{prefix}/api/v1/status"), get(session::status_v1))
+        .route(&format!("{prefix}/api/v1/query"), post(cortex::v1_query))
+        .route(
+            &format!("{connector}/analyzer"),
+            get(cortex::list_analyzers),
+        )
+        .route(
+            &format!("{connector}/analyzer/type/{{dataType}}"),
+            get(cortex::analyzers_by_type),
+        )
+        .route(
+            &format!("{connector}/analyzer/{{id}}"),
+            get(cortex::get_analyzer),
+        )
+        .route(&format!("{connector}/job"), post(cortex::create_job))
+        .route(
+            &format!("{connector}/job/_search"),
+            post(cortex::search_jobs),
+        )
+        .route(&format!("{connector}/job/{{id}}"), get(cortex::get_job));
+
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// Catch-all: 404 `NotFoundError` with the request path, authenticated or not.
+async fn not_found(State(_): State<App>, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(uri.path())
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::debug!(
+        target: "emulator",
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct Emulator {
+    config: EmulatorConfig,
+    base_url: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Emulator {
+    /// Binds `config.bind` and serves in the background.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| EmulatorError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let base_url = format!("http://{addr}{}", config.context_path.trim_end_matches('/'));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(config.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(target: "emulator", %base_url, "emulator started");
+        Ok(Emulator {
+            config,
+            base_url,
+            stop,
+            task,
+        })
+    }
+
+    /// `http://HOST:PORT` followed by the context path.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// The configuration, to read users, keys and the organisation.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.config
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(self) {
+        // The receiver is gone only if the server already stopped, which is the goal anyway.
+        let _ = self.stop.send(());
+        if let Ok(Err(e)) = self.task.await {
+            tracing::warn!(target: "emulator", error = %e, "emulator stopped with an error");
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, after printing a start banner.
+pub async fn serve(config: EmulatorConfig) -> Result<(), EmulatorError> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    print_banner(
+        &config,
+        &format!("http://{addr}{}", config.context_path.trim_end_matches('/')),
+    );
+    axum::serve(listener, router(config))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(EmulatorError::Serve)
+}
+
+fn print_banner(config: &EmulatorConfig, url: &str) {
+    let servers: Vec<String> = config
+        .cortex_servers
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
+        .collect();
+    // The banner is the command's output: the operator needs these credentials to connect.
+    #[expect(
+        clippy::print_stdout,
+        reason = "the start banner is the output of `hivecheck emulate`"
+    )]
+    {
+        println!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}");
+        println!("  organisation:    {}", config.org);
+        println!(
+            "  analyst:         {} / password {}",
+            config.analyst_login, config.analyst_password
+        );
+        println!("  analyst API key: {}", config.analyst_key);
+        println!(
+            "  admin:           {} / password {} (organisation admin)",
+            config.admin_login, config.admin_password
+        );
+        println!("  cortex servers:  {}", servers.join("; "));
+        println!("Press Ctrl-C to stop.");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // Without a Ctrl-C handler the server still stops on SIGTERM.
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,215 @@
+//! Login, logout, current user and status endpoints.
+//!
+//! Shapes follow TH4 `controllers/v0/AuthenticationCtrl.scala`, `UserCtrl.scala` and
+//! `StatusCtrl.scala`; the v1 user of `/api/v1/login` follows TH4 `dto/v1/User.scala`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::request::{Call, SESSION_COOKIE};
+use super::server::App;
+use super::store::{AuthContext, Store, User, now_ms};
+
+/// v0 roles derived from permissions (TH4 v0 `Conversion.scala` `permissions2Roles`).
+fn roles(ctx: &AuthContext) -> Vec<&'static str> {
+    let mut roles = vec!["read"];
+    let has_other = ctx.permissions.iter().any(|p| *p != "manageAlert");
+    if ctx.has("manageUser") || ctx.has("manageOrganisation") {
+        roles.extend(["write", "admin", "alert"]);
+    } else if has_other {
+        roles.push("write");
+    }
+    if ctx.has("manageAlert") && !roles.contains(&"alert") {
+        roles.push("alert");
+    }
+    roles
+}
+
+/// v0 user JSON in the given context.
+fn user_v0(user: &User, ctx: &AuthContext) -> Value {
+    json!({
+        "_id": user.id,
+        "id": user.login,
+        "createdBy": "system@thehive.local",
+        "createdAt": user.created_at,
+        "_type": "user",
+        "login": user.login,
+        "name": user.name,
+        "roles": roles(ctx),
+        "organisation": ctx.org,
+        "hasKey": user.key.is_some(),
+        "status": "Ok",
+    })
+}
+
+/// v1 user JSON in the given context.
+fn user_v1(user: &User, ctx: &AuthContext) -> Value {
+    let profile = user
+        .orgs
+        .iter()
+        .find(|(o, _)| *o == ctx.org)
+        .map(|(_, p)| *p)
+        .unwrap_or("org-admin");
+    json!({
+        "_id": user.id,
+        "_createdBy": "system@thehive.local",
+        "_createdAt": user.created_at,
+        "login": user.login,
+        "name": user.name,
+        "hasKey": user.key.is_some(),
+        "hasPassword": true,
+        "hasMFA": false,
+        "locked": false,
+        "profile": profile,
+        "permissions": ctx.permissions,
+        "organisation": ctx.org,
+        "organisations": [],
+        "extraData": {},
+    })
+}
+
+fn login_common(app: &App, call: &Call) -> Result<(Value, Value, String), ApiError> {
+    let mut store = app.lock();
+    // Login reads `user`, `password` and optional `organisation`; a missing one is an
+    // attribute error listed last-extracted first (research note Q1).
+    let missing: Vec<&str> = ["password", "user"]
+        .into_iter()
+        .filter(|f| call.str_field(f).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::missing_attributes(&missing));
+    }
+    let login = call.str_field("user").unwrap_or_default();
+    let password = call.str_field("password").unwrap_or_default();
+    let org = call
+        .str_field("organisation")
+        .or_else(|| call.requested_org());
+
+    let user = store
+        .user(login)
+        .filter(|u| u.password == password)
+        .cloned()
+        .ok_or_else(ApiError::authentication)?;
+    let ctx = store
+        .context(&user, org)
+        .ok_or_else(ApiError::authentication)?;
+    let token = store.open_session(&user.login, &ctx.org);
+    Ok((user_v0(&user, &ctx), user_v1(&user, &ctx), token))
+}
+
+fn with_session_cookie(body: Value, token: &str) -> Response {
+    let mut response = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly")) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `POST /api/login`.
+pub(crate) async fn login(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let (v0, _, token) = login_common(&app, &call)?;
+    Ok(with_session_cookie(v0, &token))
+}
+
+/// `POST /api/v1/login`.
+pub(crate) async fn login_v1(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let (_, v1, token) = login_common(&app, &call)?;
+    Ok(with_session_cookie(v1, &token))
+}
+
+/// `GET|POST /api/logout`: 200 with an empty body and the session cleared.
+pub(crate) async fn logout(State(app): State<App>, call: Call) -> Response {
+    if let Some(token) = call.cookie(SESSION_COOKIE) {
+        app.lock().sessions.remove(&token);
+    }
+    let mut response = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly"
+    )) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn current_user(store: &Store, call: &Call) -> Result<(User, AuthContext), ApiError> {
+    let ctx = call.auth(store).map_err(ApiError::as_logout)?;
+    let user = store
+        .user(&ctx.login)
+        .cloned()
+        .ok_or_else(|| call.challenge(ApiError::authentication()).as_logout())?;
+    Ok((user, ctx))
+}
+
+/// `GET /api/user/current`: v0 user plus `X-Organisation`; 401 `X-Logout: 1` without body.
+pub(crate) async fn current(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let store = app.lock();
+    let (user, ctx) = current_user(&store, &call)?;
+    let mut response = Json(user_v0(&user, &ctx)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&ctx.org) {
+        response.headers_mut().insert("X-Organisation", v);
+    }
+    Ok(response)
+}
+
+/// `GET /api/v1/user/current`.
+pub(crate) async fn current_v1(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let store = app.lock();
+    let ctx = call.auth(&store)?;
+    let user = store
+        .user(&ctx.login)
+        .cloned()
+        .ok_or_else(ApiError::authentication)?;
+    Ok(Json(user_v1(&user, &ctx)).into_response())
+}
+
+const THEHIVE_VERSION: &str = "4.1.24-1";
+const CORTEX_VERSION: &str = "3.1.8-1";
+
+fn status_body(store: &Store, with_connectors: bool) -> Value {
+    let servers: Vec<Value> = store
+        .config
+        .cortex_servers
+        .iter()
+        .map(|s| json!({"name": s.name, "version": CORTEX_VERSION, "status": "OK"}))
+        .collect();
+    let connectors = if with_connectors {
+        json!({"cortex": {"enabled": true, "status": "OK", "servers": servers}})
+    } else {
+        json!({})
+    };
+    let mut body = json!({
+        "versions": {"Scalligraph": THEHIVE_VERSION, "TheHive": THEHIVE_VERSION, "Play": "2.8.8"},
+        "connectors": connectors,
+        "config": {
+            "protectDownloadsWith": "malware",
+            "authType": ["session", "basic", "local", "key"],
+            "capabilities": ["changePassword", "setPassword", "authByKey", "mfa"],
+            "ssoAutoLogin": false,
+            "pollingDuration": 1000,
+        },
+        "schemaStatus": [{"name": "thehive", "currentVersion": 76, "expectedVersion": 76, "error": null}],
+    });
+    if with_connectors {
+        body["config"]["freeTagDefaultColour"] = json!("#000000");
+    } else {
+        body["cluster"] = json!({"members": []});
+    }
+    body
+}
+
+/// `GET /api/status` (public).
+pub(crate) async fn status(State(app): State<App>) -> Json<Value> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    Json(status_body(&store, true))
+}
+
+/// `GET /api/v1/status` (public in TH4, connectors always empty).
+pub(crate) async fn status_v1(State(app): State<App>) -> Json<Value> {
+    let store = app.lock();
+    Json(status_body(&store, false))
+}
