@@ -50,9 +50,9 @@ pub struct RunArgs {
     /// Keep the cases the run created.
     #[arg(long)]
     pub keep: bool,
-    /// Settings of the built-in emulator (used when no --url is given).
-    #[command(flatten)]
-    pub emulator: EmulatorArgs,
+    /// Where notification templates are looked up by name.
+    #[arg(long, default_value = "fixtures", value_name = "DIR")]
+    pub fixtures: PathBuf,
     /// libtest's flags: filter, --exact, --skip, --list, --ignored, --test-threads, …
     #[command(flatten)]
     pub test: libtest_mimic::Arguments,
@@ -69,16 +69,14 @@ pub fn main() -> ExitCode {
 
 /// `hivecheck run`.
 pub fn run(args: RunArgs) -> ExitCode {
-    let emulator = match args.emulator.into_config() {
-        Ok(config) => config,
-        Err(error) => return fail(exit::USAGE, &crate::runner::render(&error, None)),
-    };
+    let emulator = crate::emulator::EmulatorConfig::default();
     let settings = RunSettings {
         scenarios: args.scenarios,
         seed: args.seed,
         snapshots: args.snapshots,
         out_dir: args.out,
         keep: args.keep,
+        fixtures: args.fixtures,
         emulator,
     };
     match Harness::prepare(&args.test, &args.target, settings) {

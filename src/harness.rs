@@ -34,6 +34,8 @@ pub struct RunSettings {
     pub out_dir: PathBuf,
     /// `--keep`.
     pub keep: bool,
+    /// `--fixtures`: where notification templates are looked up by name.
+    pub fixtures: PathBuf,
     /// The emulator's settings when no target is given.
     pub emulator: EmulatorConfig,
 }
@@ -103,7 +105,7 @@ impl Harness {
             run_seed,
             snapshots: settings.snapshots,
             out_dir: settings.out_dir,
-            fixtures_dir: PathBuf::from("fixtures"),
+            fixtures_dir: settings.fixtures,
             keep: settings.keep,
         };
         let ctx = RunContext::new(target, options);
@@ -160,6 +162,7 @@ impl Harness {
 
     /// Runs the trials as libtest would and returns the exit code.
     pub fn run(self, args: &Arguments) -> ExitCode {
+        report::install_quiet_snapshot_panics();
         let conclusion = libtest_mimic::run(args, self.trials());
         let Some(live) = self.live else {
             return ExitCode::SUCCESS;

@@ -4,5 +4,5 @@
 mod snapshot;
 mod summary;
 
-pub use snapshot::{SnapshotCheck, check_snapshot, snapshot_value};
+pub use snapshot::{SnapshotCheck, check_snapshot, install_quiet_snapshot_panics, snapshot_value};
 pub use summary::render_trial;

@@ -31,19 +31,21 @@ pub fn snapshot_value(report: &TrialReport) -> Value {
         .artifacts
         .iter()
         .map(|a| {
-            json!({
+            let mut entry = json!({
                 "data": a.data,
                 "dataType": a.data_type,
                 "outcome": a.outcome.to_string(),
                 "jobReportKeys": a.report_keys,
                 "observableReportKeys": a.observable_report_keys,
-                "taxonomies": a.taxonomies.iter().map(|t| json!({
-                    "namespace": t.namespace,
-                    "predicate": t.predicate,
-                    "level": t.level,
-                })).collect::<Vec<_>>(),
-                "error": a.error.as_deref().map(|e| volatile(e.lines().next().unwrap_or_default())),
-            })
+                // `level namespace:predicate`; values are left out, they follow the live data.
+                "taxonomies": a.taxonomies.iter()
+                    .map(|t| format!("{} {}:{}", t.level, t.namespace, t.predicate))
+                    .collect::<Vec<_>>(),
+            });
+            if let Some(error) = &a.error {
+                entry["error"] = json!(volatile(error.lines().next().unwrap_or_default()));
+            }
+            entry
         })
         .collect();
     let mut value = json!({
@@ -72,9 +74,11 @@ pub fn check_snapshot(report: &TrialReport, dir: &Path) -> SnapshotCheck {
     settings.set_omit_expression(true);
     settings.set_description(format!("report shape of scenario `{}` with {analyzer}", report.scenario));
     let name = report.scenario.clone();
+    QUIET_PANIC.set(true);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_json_snapshot!(name, value));
     }));
+    QUIET_PANIC.set(false);
     match outcome {
         Ok(()) => SnapshotCheck::Matched,
         Err(_) => SnapshotCheck::Mismatch(format!(
@@ -83,6 +87,26 @@ pub fn check_snapshot(report: &TrialReport, dir: &Path) -> SnapshotCheck {
             report.scenario
         )),
     }
+}
+
+thread_local! {
+    /// Set while insta compares, so the panic it raises on a mismatch (after printing its own
+    /// diff) is not printed a second time with a backtrace.
+    static QUIET_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs a panic hook that stays silent for snapshot mismatches and defers to the previous
+/// hook for every other panic. Call once, before trials start.
+pub fn install_quiet_snapshot_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANIC.get() {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Replaces ids (`~123`) and epoch-millisecond dates in text.

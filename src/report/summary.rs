@@ -23,7 +23,7 @@ pub fn render_trial(report: &TrialReport) -> String {
     let autorun = report.autorun.is_some();
     let mut table = Table::new();
     table.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-    let mut titles = vec!["observable", "data", "job", "status"];
+    let mut titles = vec!["data", "observable", "job", "status"];
     if autorun {
         titles.push("to job");
     }
@@ -63,12 +63,7 @@ fn row(artifact: &ArtifactResult, autorun: bool) -> Vec<Cell> {
     }
     let detail = match artifact.outcome {
         Outcome::Success if artifact.taxonomies.is_empty() => "(no taxonomies)".to_owned(),
-        Outcome::Success => artifact
-            .taxonomies
-            .iter()
-            .map(|t| format!("{}({})", t.short(), t.level))
-            .collect::<Vec<_>>()
-            .join(", "),
+        Outcome::Success => taxonomies(&artifact.taxonomies),
         _ => artifact
             .error
             .as_deref()
@@ -81,8 +76,8 @@ fn row(artifact: &ArtifactResult, autorun: bool) -> Vec<Cell> {
         Some(mismatch) => format!("FAILED: {mismatch}"),
     };
     let mut cells = vec![
-        Cell::new(artifact.observable_id.as_deref().unwrap_or("-")),
         Cell::new(&artifact.data),
+        Cell::new(artifact.observable_id.as_deref().unwrap_or("-")),
         Cell::new(artifact.job_id.as_deref().unwrap_or("-")),
         Cell::new(status),
     ];
@@ -96,4 +91,28 @@ fn row(artifact: &ArtifactResult, autorun: bool) -> Vec<Cell> {
 /// Drops sub-millisecond noise from a duration before display.
 fn rounded(d: std::time::Duration) -> std::time::Duration {
     std::time::Duration::from_millis(d.as_millis() as u64)
+}
+
+/// `AbuseIPDB: Score=0 [safe], Usage=Hosting [info]`: the namespace once per run of equal
+/// namespaces, then each predicate with its value and level.
+fn taxonomies(list: &[crate::client::Taxonomy]) -> String {
+    let mut text = String::new();
+    let mut namespace: Option<&str> = None;
+    for taxonomy in list {
+        if namespace != Some(taxonomy.namespace.as_str()) {
+            if namespace.is_some() {
+                text.push_str("; ");
+            }
+            text.push_str(&format!("{}: ", taxonomy.namespace));
+            namespace = Some(&taxonomy.namespace);
+        } else {
+            text.push_str(", ");
+        }
+        let value = match &taxonomy.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!("{}={} [{}]", taxonomy.predicate, value, taxonomy.level));
+    }
+    text
 }
