@@ -45,8 +45,8 @@ pub async fn run(
     let case = steps::prepare_case(&ctx, &user, &scenario, &trial).await?;
     let seed = ctx.seed_for(scenario.seed);
 
-    // Only one trial at a time may hold the configuration between save and restore.
-    let _config = ctx.config_lock.lock().await;
+    // Alone from here to the restore: see `RunContext::org_lock`.
+    let _exclusive = ctx.org_lock.write().await;
     let saved = admin
         .get_org_config(ITEM)
         .await

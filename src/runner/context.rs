@@ -78,9 +78,10 @@ pub struct RunContext {
     pub run_id: String,
     /// Raised by SIGINT/SIGTERM; trials stop and restore what they changed.
     pub interrupt: Interrupt,
-    /// Held from saving to restoring the organisation's configuration, so that two autorun
-    /// trials never interleave their changes.
-    pub config_lock: tokio::sync::Mutex<()>,
+    /// Autorun trials hold it exclusively from saving to restoring the organisation's
+    /// configuration; other trials hold it shared. So two rules never interleave, and our rule
+    /// never fires on another trial's observables (it matches every new observable of the org).
+    pub org_lock: tokio::sync::RwLock<()>,
     user: OnceCell<Result<TheHive, RunError>>,
     admin: OnceCell<Result<Option<TheHive>, RunError>>,
 }
@@ -93,7 +94,7 @@ impl RunContext {
             options,
             run_id: new_run_id(),
             interrupt: Interrupt::default(),
-            config_lock: tokio::sync::Mutex::new(()),
+            org_lock: tokio::sync::RwLock::new(()),
             user: OnceCell::new(),
             admin: OnceCell::new(),
         })

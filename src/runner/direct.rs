@@ -19,6 +19,7 @@ pub async fn run(
     trial: String,
 ) -> Result<TrialReport, RunError> {
     let started = Instant::now();
+    let _shared = ctx.org_lock.read().await;
     let user = ctx.user().await?;
     let cortex = ctx.target.cortex.clone().unwrap_or_else(|| scenario.cortex.clone());
     let analyzer = steps::discover(&user, &pattern, &cortex).await?;
