@@ -1,1 +1,13 @@
+//! Integration tests, one binary. Each test starts its own emulator on 127.0.0.1 port 0.
+//!
+//! To debug one: `cargo test --test integration <name> -- --nocapture` with
+//! `HIVECHECK_LOG=debug` shows every HTTP exchange and the emulator's own log lines.
 
+// The hivecheck binary as a process: exit codes, listing, signals.
+mod cli;
+// The built-in emulator answering as TheHive 4 and Cortex do.
+mod emulator;
+// The runner's steps and verdicts against the in-process emulator.
+mod runner;
+// Shared set-up: emulators, targets, contexts, scenarios.
+mod support;
