@@ -123,16 +123,29 @@ impl ApiError {
 
     /// 400 `AttributeCheckingError` for a field of the wrong JSON type.
     pub fn invalid_format(name: &str, format: &str, field: &Value) -> Self {
+        Self::invalid_format_among(name, format, &[format], field)
+    }
+
+    /// 400 `AttributeCheckingError` for a field whose accepted inputs are listed.
+    pub fn invalid_format_among(
+        name: &str,
+        format: &str,
+        accepted: &[&str],
+        field: &Value,
+    ) -> Self {
         let field_text = scala_field(field);
         Self {
             status: StatusCode::BAD_REQUEST,
             body: Some(json!({
                 "type": "AttributeCheckingError",
-                "message": format!("[Invalid format for {name}: {field_text}, expected {format} ({format})]"),
+                "message": format!(
+                    "[Invalid format for {name}: {field_text}, expected {format} ({})]",
+                    accepted.join(",")
+                ),
                 "errors": [{
                     "name": name,
                     "format": format,
-                    "acceptedInput": [format],
+                    "acceptedInput": accepted,
                     "field": field_text,
                     "type": "InvalidFormatAttributeError",
                 }],
@@ -172,7 +185,13 @@ fn scala_field(value: &Value) -> String {
             let inner: Vec<String> = items.iter().map(scala_field).collect();
             format!("FSeq(List({}))", inner.join(", "))
         }
-        Value::Object(_) => format!("FObject({value})"),
+        Value::Object(obj) => {
+            let inner: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| format!("{k} -> {}", scala_field(v)))
+                .collect();
+            format!("FObject(Map({}))", inner.join(", "))
+        }
     }
 }
 

@@ -766,36 +766,42 @@ impl Store {
         out
     }
 
-    /// v0 case JSON (TH4 `controllers/v0/Conversion.scala` `caseOutput`).
-    pub fn case_json(&self, case: &Case) -> Value {
+    /// v0 case JSON (TH4 `dto/v0/Case.scala` `OutputCase.writes`).
+    ///
+    /// Unlike the other v0 outputs, the case writer is hand-written with `Json.obj`, so absent
+    /// optionals are rendered as `null` (research note Q3). `permissions` lists the caller's
+    /// permissions.
+    pub fn case_json(&self, case: &Case, ctx: &AuthContext) -> Value {
         let f = &case.fields;
         let get = |k: &str, default: Value| f.get(k).cloned().unwrap_or(default);
-        let mut out = json!({
+        json!({
             "_id": case.id,
             "id": case.id,
             "createdBy": case.created_by,
+            "updatedBy": null,
             "createdAt": case.created_at,
+            "updatedAt": null,
             "_type": "case",
             "caseId": case.number,
             "title": get("title", json!("")),
             "description": get("description", json!("")),
             "severity": get("severity", json!(2)),
             "startDate": get("startDate", json!(case.created_at)),
+            "endDate": get("endDate", Value::Null),
+            "impactStatus": null,
+            "resolutionStatus": null,
             "tags": get("tags", json!([])),
             "flag": get("flag", json!(false)),
             "tlp": get("tlp", json!(2)),
             "pap": get("pap", json!(2)),
-            "status": get("status", json!("Open")),
-            "owner": get("owner", json!(case.created_by)),
+            // TheHive ignores an input status: a new case is always open.
+            "status": "Open",
+            "summary": get("summary", Value::Null),
+            "owner": get("user", json!(case.created_by)),
             "customFields": get("customFields", json!({})),
             "stats": {},
-        });
-        for key in ["summary", "endDate", "impactStatus", "resolutionStatus"] {
-            if let Some(v) = f.get(key) {
-                out[key] = v.clone();
-            }
-        }
-        out
+            "permissions": ctx.permissions,
+        })
     }
 
     /// Stored organisation configuration item, if set.
