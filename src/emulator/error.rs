@@ -38,7 +38,7 @@ pub enum EmulatorError {
 
 /// An error answered to an HTTP client in TheHive's format.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     body: Option<Value>,
     /// Sets `WWW-Authenticate: Basic realm="thehive"` (SG `BasicAuthSrv.addAuthenticateHeader`).
@@ -84,11 +84,6 @@ impl ApiError {
     /// 400 `SearchError` for a query the emulator cannot read.
     pub fn search(message: impl Into<String>) -> Self {
         Self::typed(StatusCode::BAD_REQUEST, "SearchError", message)
-    }
-
-    /// 400 `CreateError`.
-    pub fn create(message: impl Into<String>) -> Self {
-        Self::typed(StatusCode::BAD_REQUEST, "CreateError", message)
     }
 
     /// 500 with a Java class name as type, as ScalliGraph renders unknown exceptions.
@@ -162,15 +157,10 @@ impl ApiError {
     }
 
     /// Turns this answer into the bodiless `X-Logout: 1` form of `GET /api/user/current`.
-    pub fn as_logout(mut self) -> Self {
+    pub fn into_logout(mut self) -> Self {
         self.logout = true;
         self.body = None;
         self
-    }
-
-    /// HTTP status of this answer.
-    pub fn status(&self) -> StatusCode {
-        self.status
     }
 }
 

@@ -4,6 +4,7 @@
 //! `TheHiveRouter.scala`); the Cortex connector only at `/api/connector/cortex/...`. Unmatched
 //! paths and methods get TheHive's catch-all 404 (SG `ScalligraphRouter.scala`).
 
+use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -215,26 +216,28 @@ fn print_banner(config: &EmulatorConfig, url: &str) {
         .iter()
         .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
         .collect();
-    // The banner is the command's output: the operator needs these credentials to connect.
-    #[expect(
-        clippy::print_stdout,
-        reason = "the start banner is the output of `hivecheck emulate`"
-    )]
-    {
-        println!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}");
-        println!("  organisation:    {}", config.org);
-        println!(
+    let lines = [
+        format!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}"),
+        format!("  organisation:    {}", config.org),
+        format!(
             "  analyst:         {} / password {}",
             config.analyst_login, config.analyst_password
-        );
-        println!("  analyst API key: {}", config.analyst_key);
-        println!(
+        ),
+        format!("  analyst API key: {}", config.analyst_key),
+        format!(
             "  admin:           {} / password {} (organisation admin)",
             config.admin_login, config.admin_password
-        );
-        println!("  cortex servers:  {}", servers.join("; "));
-        println!("Press Ctrl-C to stop.");
+        ),
+        format!("  cortex servers:  {}", servers.join("; ")),
+        "Press Ctrl-C to stop.".to_owned(),
+    ];
+    // The banner is the output of `hivecheck emulate`: the operator needs these credentials to
+    // connect. A closed stdout must not stop the server, so write errors are ignored.
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
+    let _ = out.flush();
 }
 
 async fn shutdown_signal() {

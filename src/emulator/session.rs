@@ -136,11 +136,11 @@ pub(crate) async fn logout(State(app): State<App>, call: Call) -> Response {
 }
 
 fn current_user(store: &Store, call: &Call) -> Result<(User, AuthContext), ApiError> {
-    let ctx = call.auth(store).map_err(ApiError::as_logout)?;
+    let ctx = call.auth(store).map_err(ApiError::into_logout)?;
     let user = store
         .user(&ctx.login)
         .cloned()
-        .ok_or_else(|| call.challenge(ApiError::authentication()).as_logout())?;
+        .ok_or_else(|| call.challenge(ApiError::authentication()).into_logout())?;
     Ok((user, ctx))
 }
 
