@@ -157,7 +157,9 @@ pub(crate) struct Job {
     pub worker_id: String,
     pub analyzer_name: String,
     pub definition: String,
-    pub created_at: Millis,
+    /// `startDate`/`endDate` at creation: Cortex's dates of a finished cached job, else the
+    /// creation time (TH4 `cortex/.../services/Conversion.scala` falls back to `new Date`).
+    pub initial_dates: (Millis, Millis),
     /// Status Cortex answered at creation: `Waiting`, or `Success` for a finished cache hit.
     pub born_status: &'static str,
     /// Poller tick at which TheHive stores the Cortex result.
@@ -605,10 +607,13 @@ impl Store {
         );
         let cortex_job = self.cortex_submit(now, &tag, &analyzer.name, &obs);
 
-        let born_status = if cortex_job.finished_at <= now {
-            status_of(&cortex_job.outcome)
+        let (born_status, initial_dates) = if cortex_job.finished_at <= now {
+            (
+                status_of(&cortex_job.outcome),
+                (cortex_job.created_at, cortex_job.finished_at),
+            )
         } else {
-            "Waiting"
+            ("Waiting", (now, now))
         };
         let stored_at = self.first_tick(now, cortex_job.finished_at);
         let id = self.alloc_id();
@@ -622,7 +627,7 @@ impl Store {
                 worker_id: analyzer.worker_id.clone(),
                 analyzer_name: analyzer.name.clone(),
                 definition: analyzer.name.clone(),
-                created_at: now,
+                initial_dates,
                 born_status,
                 stored_at,
             },
@@ -695,8 +700,8 @@ impl Store {
             "analyzerName": job.analyzer_name,
             "analyzerDefinition": job.definition,
             "status": self.job_status(job, now),
-            "startDate": job.created_at,
-            "endDate": job.created_at,
+            "startDate": job.initial_dates.0,
+            "endDate": job.initial_dates.1,
             "cortexId": job.cortex_id,
             "cortexJobId": job.cortex_job_id,
             "operations": "[]",
@@ -705,7 +710,7 @@ impl Store {
             .cortex_job(&job.cortex_job_id)
             .filter(|_| now >= job.stored_at)
         {
-            out["endDate"] = json!(cj.finished_at.max(job.created_at));
+            out["endDate"] = json!(cj.finished_at);
             out["report"] = match &cj.outcome {
                 Outcome::Success { full, .. } => {
                     json!({"success": true, "full": full, "artifacts": []})

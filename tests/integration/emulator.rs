@@ -805,3 +805,53 @@ async fn deleted_case_is_gone_with_its_observables() {
     assert_eq!(case.status(), StatusCode::NOT_FOUND);
     assert_eq!(observable.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn public_address_levels_follow_each_version_rules() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+    let mut seen_levels = Vec::new();
+
+    for i in 1..=6 {
+        let obs = fx.observable(&case_id, &format!("45.{i}.7.9")).await;
+        let v1 = fx.run(&obs, "AbuseIPDB_1_0").await;
+        let v2 = fx.run(&obs, "AbuseIPDB_2_0").await;
+        fx.finished(v1["id"].as_str().expect("id")).await;
+        fx.finished(v2["id"].as_str().expect("id")).await;
+        let observable: Value = fx
+            .get(&format!("/api/case/artifact/{obs}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let find = |analyzer: &str, predicate: &str| {
+            observable["reports"][analyzer]["taxonomies"]
+                .as_array()
+                .and_then(|t| t.iter().find(|x| x["predicate"] == predicate).cloned())
+                .unwrap_or_else(|| panic!("{analyzer} {predicate} in {observable}"))
+        };
+
+        let v1_score = find("AbuseIPDB_1_0", "Abuse Confidence Score");
+        let v2_score = find("AbuseIPDB_2_0", "Score");
+        let score = v2_score["value"].as_u64().expect("numeric score");
+        let v1_expected = if score > 0 { "suspicious" } else { "safe" };
+        let v2_expected = match score {
+            75.. => "malicious",
+            1.. => "suspicious",
+            _ => "safe",
+        };
+        assert_eq!(v1_score["value"], v2_score["value"]);
+        assert_eq!(v1_score["level"], v1_expected);
+        assert_eq!(v2_score["level"], v2_expected);
+        assert_eq!(
+            find("AbuseIPDB_1_0", "Records")["value"],
+            find("AbuseIPDB_2_0", "Reports")["value"]
+        );
+        find("AbuseIPDB_1_0", "Usage Type");
+        find("AbuseIPDB_2_0", "Usage");
+        seen_levels.push(v2_expected);
+    }
+
+    assert!(seen_levels.contains(&"safe"), "{seen_levels:?}");
+    assert!(seen_levels.contains(&"malicious"), "{seen_levels:?}");
+}
