@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, AttributeErrors};
 use super::request::Call;
 use super::server::App;
 use super::store::now_ms;
@@ -57,19 +57,11 @@ pub(crate) async fn create(State(app): State<App>, call: Call) -> Result<Respons
     store.advance(now);
     let ctx = call.auth(&store)?;
 
-    let missing: Vec<&str> = ["title", "description"]
-        .into_iter()
-        .filter(|f| !call.fields.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::missing_attributes(&missing));
-    }
-    for name in ["title", "description"] {
-        let value = &call.fields[name];
-        if !value.is_string() {
-            return Err(ApiError::invalid_format(name, "string", value));
-        }
-    }
+    // The macro-built `InputCase` parser reports fields in declaration order [I].
+    let mut errors = AttributeErrors::default();
+    errors.string(&call.fields, "title");
+    errors.string(&call.fields, "description");
+    errors.check()?;
     // TH4 v0 `CaseCtrl.create` needs an organisation where the caller has `manageCase`
     // (research note Q3).
     if !ctx.has("manageCase") {

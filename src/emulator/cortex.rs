@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, AttributeErrors};
 use super::query::{self, FilterError};
 use super::request::{Call, apply_range, parse_range};
 use super::server::App;
@@ -110,27 +110,25 @@ pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Res
 
     // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
     // parameters (research note Q1).
-    let missing: Vec<&str> = ["artifactId", "cortexId", "analyzerId"]
-        .into_iter()
-        .filter(|f| !call.fields.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::missing_attributes(&missing));
-    }
-    for name in ["artifactId", "cortexId", "analyzerId"] {
-        let value = &call.fields[name];
-        if !value.is_string() {
-            return Err(ApiError::invalid_format(name, "string", value));
-        }
-    }
+    let mut errors = AttributeErrors::default();
     let parameters = match call.fields.get("parameters") {
         None => Map::new(),
         Some(Value::Object(obj)) => obj.clone(),
-        Some(other) => return Err(ApiError::invalid_format("parameters", "object", other)),
+        Some(other) => {
+            errors.invalid("parameters", "object", &["object"], other);
+            Map::new()
+        }
     };
-    let analyzer_id = call.str_field("analyzerId").unwrap_or_default().to_owned();
-    let cortex_id = call.str_field("cortexId").unwrap_or_default().to_owned();
-    let artifact_id = call.str_field("artifactId").unwrap_or_default().to_owned();
+    let artifact_id = errors.string(&call.fields, "artifactId");
+    let cortex_id = errors.string(&call.fields, "cortexId");
+    let analyzer_id = errors.string(&call.fields, "analyzerId");
+    errors.check()?;
+    // `check` passed, so every required attribute is present.
+    let (artifact_id, cortex_id, analyzer_id) = (
+        artifact_id.unwrap_or_default(),
+        cortex_id.unwrap_or_default(),
+        analyzer_id.unwrap_or_default(),
+    );
 
     if !ctx.has("manageAnalyse") {
         return Err(ApiError::authorization("Job creation not allowed"));

@@ -92,28 +92,12 @@ impl ApiError {
     }
 
     /// 400 `AttributeCheckingError` for missing attributes, listed in the order given.
-    ///
-    /// The message concatenates every error in brackets with no separator (SG
-    /// `Errors.scala` `AttributeCheckingError`, research note Q1).
     pub fn missing_attributes(names: &[&str]) -> Self {
-        let message: String = names
-            .iter()
-            .map(|n| format!("[Attribute {n} is missing]"))
-            .collect();
-        let errors: Vec<Value> = names
-            .iter()
-            .map(|n| json!({"name": n, "type": "MissingAttributeError"}))
-            .collect();
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            body: Some(json!({
-                "type": "AttributeCheckingError",
-                "message": message,
-                "errors": errors,
-            })),
-            www_authenticate: false,
-            logout: false,
+        let mut errors = AttributeErrors::default();
+        for name in names {
+            errors.missing(name);
         }
+        errors.into_error()
     }
 
     /// 400 `AttributeCheckingError` for a field of the wrong JSON type.
@@ -128,26 +112,9 @@ impl ApiError {
         accepted: &[&str],
         field: &Value,
     ) -> Self {
-        let field_text = scala_field(field);
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            body: Some(json!({
-                "type": "AttributeCheckingError",
-                "message": format!(
-                    "[Invalid format for {name}: {field_text}, expected {format} ({})]",
-                    accepted.join(",")
-                ),
-                "errors": [{
-                    "name": name,
-                    "format": format,
-                    "acceptedInput": accepted,
-                    "field": field_text,
-                    "type": "InvalidFormatAttributeError",
-                }],
-            })),
-            www_authenticate: false,
-            logout: false,
-        }
+        let mut errors = AttributeErrors::default();
+        errors.invalid(name, format, accepted, field);
+        errors.into_error()
     }
 
     /// Adds the Basic challenge header to this answer.
@@ -161,6 +128,85 @@ impl ApiError {
         self.logout = true;
         self.body = None;
         self
+    }
+}
+
+/// Attribute errors accumulated over several fields, as ScalliGraph's field parsers collect
+/// them before answering one `AttributeCheckingError`.
+///
+/// The message concatenates every error in brackets with no separator (SG `Errors.scala`
+/// `AttributeCheckingError`, research note Q1). Callers record fields in reverse extraction
+/// order, which is the order TheHive reports them in.
+#[derive(Debug, Default)]
+pub(crate) struct AttributeErrors {
+    texts: Vec<String>,
+    items: Vec<Value>,
+}
+
+impl AttributeErrors {
+    /// Records a missing attribute.
+    pub fn missing(&mut self, name: &str) {
+        self.texts.push(format!("Attribute {name} is missing"));
+        self.items
+            .push(json!({"name": name, "type": "MissingAttributeError"}));
+    }
+
+    /// Records an attribute of the wrong format.
+    pub fn invalid(&mut self, name: &str, format: &str, accepted: &[&str], field: &Value) {
+        let field_text = scala_field(field);
+        self.texts.push(format!(
+            "Invalid format for {name}: {field_text}, expected {format} ({})",
+            accepted.join(",")
+        ));
+        self.items.push(json!({
+            "name": name,
+            "format": format,
+            "acceptedInput": accepted,
+            "field": field_text,
+            "type": "InvalidFormatAttributeError",
+        }));
+    }
+
+    /// A required string attribute: its value, or a recorded error.
+    pub fn string(
+        &mut self,
+        fields: &serde_json::Map<String, Value>,
+        name: &str,
+    ) -> Option<String> {
+        match fields.get(name) {
+            None => {
+                self.missing(name);
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                self.invalid(name, "string", &["string"], other);
+                None
+            }
+        }
+    }
+
+    /// `Ok` if nothing was recorded, else the 400 answer.
+    pub fn check(self) -> Result<(), ApiError> {
+        if self.items.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    fn into_error(self) -> ApiError {
+        let message: String = self.texts.iter().map(|t| format!("[{t}]")).collect();
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: Some(json!({
+                "type": "AttributeCheckingError",
+                "message": message,
+                "errors": self.items,
+            })),
+            www_authenticate: false,
+            logout: false,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, AttributeErrors};
 use super::request::{Call, SESSION_COOKIE};
 use super::server::App;
 use super::store::{AuthContext, Store, User, now_ms};
@@ -76,13 +76,10 @@ fn login_common(app: &App, call: &Call) -> Result<(Value, Value, String), ApiErr
     let mut store = app.lock();
     // Login reads `user`, `password` and optional `organisation`; a missing one is an
     // attribute error listed last-extracted first (research note Q1).
-    let missing: Vec<&str> = ["password", "user"]
-        .into_iter()
-        .filter(|f| call.str_field(f).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::missing_attributes(&missing));
-    }
+    let mut errors = AttributeErrors::default();
+    errors.string(&call.fields, "password");
+    errors.string(&call.fields, "user");
+    errors.check()?;
     let login = call.str_field("user").unwrap_or_default();
     let password = call.str_field("password").unwrap_or_default();
     let org = call

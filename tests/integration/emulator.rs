@@ -855,3 +855,24 @@ async fn public_address_levels_follow_each_version_rules() {
     assert!(seen_levels.contains(&"safe"), "{seen_levels:?}");
     assert!(seen_levels.contains(&"malicious"), "{seen_levels:?}");
 }
+
+#[tokio::test]
+async fn null_and_missing_job_attributes_are_reported_together() {
+    let fx = Fixture::start().await;
+
+    let response = fx
+        .post(
+            "/api/connector/cortex/job",
+            json!({"cortexId": null, "artifactId": "~1"}),
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["message"],
+        "[Invalid format for cortexId: FNull, expected string (string)][Attribute analyzerId is missing]"
+    );
+    assert_eq!(body["errors"][0]["type"], "InvalidFormatAttributeError");
+    assert_eq!(body["errors"][1]["name"], "analyzerId");
+}
