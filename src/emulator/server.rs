@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::EmulatorConfig;
+use super::config::{EmulatorConfig, Profile};
 use super::error::{ApiError, EmulatorError};
 use super::store::Store;
 use super::{case, cortex, org_config, session};
@@ -47,6 +47,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         ("/logout", get(session::logout).post(session::logout)),
         ("/user/current", get(session::current)),
         ("/status", get(session::status)),
+        ("/health", get(session::health)),
         ("/case", post(case::create)),
         ("/case/{id}", get(case::get).delete(case::delete)),
         ("/case/{id}/artifact", post(case::create_observable)),
@@ -157,6 +158,7 @@ impl Emulator {
                 })
                 .await
         });
+        warn_unimplemented_profile(&config);
         tracing::info!(target: "emulator", %base_url, "emulator started");
         Ok(Emulator {
             config,
@@ -208,6 +210,12 @@ pub async fn serve(config: EmulatorConfig) -> Result<(), EmulatorError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(EmulatorError::Serve)
+}
+
+fn warn_unimplemented_profile(config: &EmulatorConfig) {
+    if config.profile == Profile::TheHive5 {
+        tracing::warn!(target: "emulator", "the TheHive 5 profile is not implemented yet; answering as TheHive 4");
+    }
 }
 
 fn print_banner(config: &EmulatorConfig, url: &str) {
