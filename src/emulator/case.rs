@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, AttributeErrors};
 use super::request::Call;
 use super::server::App;
 use super::store::now_ms;
@@ -34,6 +34,7 @@ const OBSERVABLE_TYPES: &[&str] = &[
     "user-agent",
 ];
 
+/// Fields of TH4 v0 `InputCase` the emulator keeps (`tasks` and `template` are ignored).
 const CASE_FIELDS: &[&str] = &[
     "title",
     "description",
@@ -44,12 +45,9 @@ const CASE_FIELDS: &[&str] = &[
     "flag",
     "tlp",
     "pap",
-    "status",
     "summary",
-    "owner",
+    "user",
     "customFields",
-    "impactStatus",
-    "resolutionStatus",
 ];
 
 /// `POST /api/case`.
@@ -59,25 +57,22 @@ pub(crate) async fn create(State(app): State<App>, call: Call) -> Result<Respons
     store.advance(now);
     let ctx = call.auth(&store)?;
 
-    let missing: Vec<&str> = ["title", "description"]
-        .into_iter()
-        .filter(|f| !call.fields.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::missing_attributes(&missing));
-    }
-    for name in ["title", "description"] {
-        let value = &call.fields[name];
-        if !value.is_string() {
-            return Err(ApiError::invalid_format(name, "string", value));
-        }
-    }
+    // The macro-built `InputCase` parser reports fields in declaration order [I].
+    let mut errors = AttributeErrors::default();
+    errors.string(&call.fields, "title");
+    errors.string(&call.fields, "description");
+    errors.check()?;
+    // TH4 v0 `CaseCtrl.create` needs an organisation where the caller has `manageCase`
+    // (research note Q3).
     if !ctx.has("manageCase") {
-        return Err(ApiError::authorization(
-            "Your are not authorized to create case, you haven't the permission manageCase",
-        ));
+        return Err(ApiError::authorization("Operation not permitted"));
     }
 
+    if let Some(user) = call.str_field("user")
+        && store.user(user).is_none()
+    {
+        return Err(ApiError::not_found("User not found"));
+    }
     let fields: Map<String, Value> = call
         .fields
         .iter()
@@ -87,7 +82,7 @@ pub(crate) async fn create(State(app): State<App>, call: Call) -> Result<Respons
     let id = store.create_case(now, &ctx, fields);
     let case = store.find_case(&ctx.org, &id).expect("just created");
     tracing::debug!(target: "emulator", case_id = %id, number = case.number, "case created");
-    Ok((StatusCode::CREATED, Json(store.case_json(case))).into_response())
+    Ok((StatusCode::CREATED, Json(store.case_json(case, &ctx))).into_response())
 }
 
 /// `GET /api/case/{idOrNumber}`.
@@ -102,7 +97,7 @@ pub(crate) async fn get(
     let case = store
         .find_case(&ctx.org, &id)
         .ok_or_else(|| ApiError::not_found("Case not found"))?;
-    Ok(Json(store.case_json(case)))
+    Ok(Json(store.case_json(case, &ctx)))
 }
 
 /// `DELETE /api/case/{idOrNumber}`: removes the case, its observables and their jobs; 204.
@@ -161,7 +156,9 @@ pub(crate) async fn create_observable(
         .map(|c| c.id.clone())
         .ok_or_else(|| ApiError::authorization("Operation not permitted"))?;
     if !OBSERVABLE_TYPES.contains(&data_type.as_str()) {
-        return Err(ApiError::not_found("ObservableType not found"));
+        return Err(ApiError::not_found(format!(
+            "ObservableType {data_type} not found"
+        )));
     }
 
     let mut fields = Map::new();

@@ -11,11 +11,42 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, AttributeErrors};
 use super::query::{self, FilterError};
 use super::request::{Call, apply_range, parse_range};
 use super::server::App;
 use super::store::{JobDoc, Millis, Store, now_ms};
+
+/// Initial queries of TH4 v1 listed in errors (abridged).
+const INITIAL_QUERIES: &[&str] = &[
+    "getCase",
+    "getObservable",
+    "getTask",
+    "getAlert",
+    "getJob",
+    "listCase",
+    "listAlert",
+    "listObservable",
+    "listTask",
+    "listOrganisation",
+    "listUser",
+];
+
+/// Queries valid after `getObservable` (abridged).
+const OBSERVABLE_QUERIES: &[&str] = &[
+    "filter",
+    "sort",
+    "page",
+    "jobs",
+    "case",
+    "alert",
+    "similar",
+    "organisations",
+    "shares",
+];
+
+/// Queries valid on jobs.
+const JOB_QUERIES: &[&str] = &["filter", "sort", "page", "observable", "case"];
 
 /// `GET /api/connector/cortex/analyzer`: every server's analyzers merged by name; `server=` is
 /// not read.
@@ -79,27 +110,25 @@ pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Res
 
     // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
     // parameters (research note Q1).
-    let missing: Vec<&str> = ["artifactId", "cortexId", "analyzerId"]
-        .into_iter()
-        .filter(|f| !call.fields.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::missing_attributes(&missing));
-    }
-    for name in ["artifactId", "cortexId", "analyzerId"] {
-        let value = &call.fields[name];
-        if !value.is_string() {
-            return Err(ApiError::invalid_format(name, "string", value));
-        }
-    }
+    let mut errors = AttributeErrors::default();
     let parameters = match call.fields.get("parameters") {
         None => Map::new(),
         Some(Value::Object(obj)) => obj.clone(),
-        Some(other) => return Err(ApiError::invalid_format("parameters", "object", other)),
+        Some(other) => {
+            errors.invalid("parameters", "object", &["object"], other);
+            Map::new()
+        }
     };
-    let analyzer_id = call.str_field("analyzerId").unwrap_or_default().to_owned();
-    let cortex_id = call.str_field("cortexId").unwrap_or_default().to_owned();
-    let artifact_id = call.str_field("artifactId").unwrap_or_default().to_owned();
+    let artifact_id = errors.string(&call.fields, "artifactId");
+    let cortex_id = errors.string(&call.fields, "cortexId");
+    let analyzer_id = errors.string(&call.fields, "analyzerId");
+    errors.check()?;
+    // `check` passed, so every required attribute is present.
+    let (artifact_id, cortex_id, analyzer_id) = (
+        artifact_id.unwrap_or_default(),
+        cortex_id.unwrap_or_default(),
+        analyzer_id.unwrap_or_default(),
+    );
 
     if !ctx.has("manageAnalyse") {
         return Err(ApiError::authorization("Job creation not allowed"));
@@ -116,13 +145,12 @@ pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Res
         return Err(ApiError::not_found(format!("Cortex {cortex_id} not found")));
     }
     let Some(analyzer) = store.resolve_analyzer(&cortex_id, &analyzer_id) else {
-        // Cortex answers 404 to both lookups and TheHive's client turns that into an
-        // unhandled ApplicationError, rendered with its class name (reference §5.3).
-        let cortex_body =
-            json!({"type": "NotFoundError", "message": format!("worker {analyzer_id} not found")});
+        // The id lookup fails with 404, the name search returns nothing, and TheHive throws
+        // `ApplicationError(404, "Analyzer <id> not found")`, which ScalliGraph renders with
+        // its class name (TH4 `JobSrv.scala`, `BaseClient.scala`; research note Q5).
         return Err(ApiError::internal(
             "org.thp.client.ApplicationError",
-            format!("ApplicationError(404): {cortex_body}"),
+            format!("ApplicationError(404):\n\"Analyzer {analyzer_id} not found\""),
         ));
     };
 
@@ -270,36 +298,41 @@ pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Respo
     store.advance(now);
     let ctx = call.auth(&store)?;
 
-    let steps = call
-        .fields
-        .get("query")
-        .and_then(Value::as_array)
-        .cloned()
-        .ok_or_else(|| ApiError::missing_attributes(&["query"]))?;
+    let steps = match call.fields.get("query") {
+        None => return Err(ApiError::missing_attributes(&["query"])),
+        Some(Value::Array(steps)) => steps.clone(),
+        Some(other) => return Err(ApiError::invalid_format("query", "query", other)),
+    };
     let name_of = |s: &Value| s.get("_name").and_then(Value::as_str).map(str::to_owned);
+    // An unknown step is reported as a bad `_name` with the queries valid at that point
+    // (research note Q6).
+    let bad_step = |step: &Value, accepted: &[&str]| {
+        ApiError::invalid_format_among("_name", "query", accepted, step)
+    };
 
     let mut iter = steps.iter();
-    let first = iter.next().ok_or_else(|| ApiError::search("Empty query"))?;
+    let Some(first) = iter.next() else {
+        // TheHive takes the head of the empty list and fails with an unhandled exception.
+        return Err(ApiError::internal(
+            "java.util.NoSuchElementException",
+            "head of empty list",
+        ));
+    };
     let observable_id = match name_of(first).as_deref() {
         Some("getObservable") => first
             .get("idOrName")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::missing_attributes(&["idOrName"]))?
             .to_owned(),
-        other => {
-            return Err(ApiError::search(format!(
-                "Query {} is not supported by the emulator",
-                other.unwrap_or("<unnamed>")
-            )));
-        }
+        _ => return Err(bad_step(first, INITIAL_QUERIES)),
     };
-    match iter.next().map(name_of) {
-        Some(Some(name)) if name == "jobs" => {}
-        other => {
-            return Err(ApiError::search(format!(
-                "Query {} is not supported after getObservable by the emulator",
-                other.flatten().unwrap_or_else(|| "<none>".to_owned())
-            )));
+    match iter.next() {
+        Some(step) if name_of(step).as_deref() == Some("jobs") => {}
+        Some(step) => return Err(bad_step(step, OBSERVABLE_QUERIES)),
+        None => {
+            return Err(ApiError::search(
+                "the emulator only outputs jobs after getObservable",
+            ));
         }
     }
 
@@ -331,22 +364,33 @@ pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Respo
                 sort_jobs(&mut docs, &keys);
             }
             Some("page") => {
-                let from = step.get("from").and_then(Value::as_u64).unwrap_or(0) as usize;
-                let to = step.get("to").and_then(Value::as_u64).unwrap_or(10) as usize;
-                page = Some((from, to));
+                let from = step.get("from").and_then(Value::as_u64);
+                let to = step.get("to").and_then(Value::as_u64);
+                let (Some(from), Some(to)) = (from, to) else {
+                    let missing: Vec<&str> = [("to", to), ("from", from)]
+                        .into_iter()
+                        .filter(|(_, v)| v.is_none())
+                        .map(|(n, _)| n)
+                        .collect();
+                    return Err(ApiError::missing_attributes(&missing));
+                };
+                page = Some((from as usize, to as usize));
             }
-            other => {
-                return Err(ApiError::search(format!(
-                    "Query {} is not supported by the emulator",
-                    other.unwrap_or("<unnamed>")
-                )));
-            }
+            _ => return Err(bad_step(step, JOB_QUERIES)),
         }
     }
+    let total = docs.len();
     let docs = match page {
         Some((from, to)) => apply_range(docs, (from, Some(to))),
         None => docs,
     };
     let items: Vec<Value> = docs.into_iter().map(|d| d.json).collect();
-    Ok(Json(Value::Array(items)).into_response())
+    let mut response = Json(Value::Array(items)).into_response();
+    // A `page` step computes the total (`richPage(withTotal = true)`); a bare output does not.
+    if page.is_some() {
+        response
+            .headers_mut()
+            .insert("X-Total", HeaderValue::from(total as u64));
+    }
+    Ok(response)
 }

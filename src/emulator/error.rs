@@ -38,7 +38,7 @@ pub enum EmulatorError {
 
 /// An error answered to an HTTP client in TheHive's format.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     body: Option<Value>,
     /// Sets `WWW-Authenticate: Basic realm="thehive"` (SG `BasicAuthSrv.addAuthenticateHeader`).
@@ -86,60 +86,35 @@ impl ApiError {
         Self::typed(StatusCode::BAD_REQUEST, "SearchError", message)
     }
 
-    /// 400 `CreateError`.
-    pub fn create(message: impl Into<String>) -> Self {
-        Self::typed(StatusCode::BAD_REQUEST, "CreateError", message)
-    }
-
     /// 500 with a Java class name as type, as ScalliGraph renders unknown exceptions.
     pub fn internal(class_name: &str, message: impl Into<String>) -> Self {
         Self::typed(StatusCode::INTERNAL_SERVER_ERROR, class_name, message)
     }
 
     /// 400 `AttributeCheckingError` for missing attributes, listed in the order given.
-    ///
-    /// The message concatenates every error in brackets with no separator (SG
-    /// `Errors.scala` `AttributeCheckingError`, research note Q1).
     pub fn missing_attributes(names: &[&str]) -> Self {
-        let message: String = names
-            .iter()
-            .map(|n| format!("[Attribute {n} is missing]"))
-            .collect();
-        let errors: Vec<Value> = names
-            .iter()
-            .map(|n| json!({"name": n, "type": "MissingAttributeError"}))
-            .collect();
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            body: Some(json!({
-                "type": "AttributeCheckingError",
-                "message": message,
-                "errors": errors,
-            })),
-            www_authenticate: false,
-            logout: false,
+        let mut errors = AttributeErrors::default();
+        for name in names {
+            errors.missing(name);
         }
+        errors.into_error()
     }
 
     /// 400 `AttributeCheckingError` for a field of the wrong JSON type.
     pub fn invalid_format(name: &str, format: &str, field: &Value) -> Self {
-        let field_text = scala_field(field);
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            body: Some(json!({
-                "type": "AttributeCheckingError",
-                "message": format!("[Invalid format for {name}: {field_text}, expected {format} ({format})]"),
-                "errors": [{
-                    "name": name,
-                    "format": format,
-                    "acceptedInput": [format],
-                    "field": field_text,
-                    "type": "InvalidFormatAttributeError",
-                }],
-            })),
-            www_authenticate: false,
-            logout: false,
-        }
+        Self::invalid_format_among(name, format, &[format], field)
+    }
+
+    /// 400 `AttributeCheckingError` for a field whose accepted inputs are listed.
+    pub fn invalid_format_among(
+        name: &str,
+        format: &str,
+        accepted: &[&str],
+        field: &Value,
+    ) -> Self {
+        let mut errors = AttributeErrors::default();
+        errors.invalid(name, format, accepted, field);
+        errors.into_error()
     }
 
     /// Adds the Basic challenge header to this answer.
@@ -149,15 +124,89 @@ impl ApiError {
     }
 
     /// Turns this answer into the bodiless `X-Logout: 1` form of `GET /api/user/current`.
-    pub fn as_logout(mut self) -> Self {
+    pub fn into_logout(mut self) -> Self {
         self.logout = true;
         self.body = None;
         self
     }
+}
 
-    /// HTTP status of this answer.
-    pub fn status(&self) -> StatusCode {
-        self.status
+/// Attribute errors accumulated over several fields, as ScalliGraph's field parsers collect
+/// them before answering one `AttributeCheckingError`.
+///
+/// The message concatenates every error in brackets with no separator (SG `Errors.scala`
+/// `AttributeCheckingError`, research note Q1). Callers record fields in reverse extraction
+/// order, which is the order TheHive reports them in.
+#[derive(Debug, Default)]
+pub(crate) struct AttributeErrors {
+    texts: Vec<String>,
+    items: Vec<Value>,
+}
+
+impl AttributeErrors {
+    /// Records a missing attribute.
+    pub fn missing(&mut self, name: &str) {
+        self.texts.push(format!("Attribute {name} is missing"));
+        self.items
+            .push(json!({"name": name, "type": "MissingAttributeError"}));
+    }
+
+    /// Records an attribute of the wrong format.
+    pub fn invalid(&mut self, name: &str, format: &str, accepted: &[&str], field: &Value) {
+        let field_text = scala_field(field);
+        self.texts.push(format!(
+            "Invalid format for {name}: {field_text}, expected {format} ({})",
+            accepted.join(",")
+        ));
+        self.items.push(json!({
+            "name": name,
+            "format": format,
+            "acceptedInput": accepted,
+            "field": field_text,
+            "type": "InvalidFormatAttributeError",
+        }));
+    }
+
+    /// A required string attribute: its value, or a recorded error.
+    pub fn string(
+        &mut self,
+        fields: &serde_json::Map<String, Value>,
+        name: &str,
+    ) -> Option<String> {
+        match fields.get(name) {
+            None => {
+                self.missing(name);
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                self.invalid(name, "string", &["string"], other);
+                None
+            }
+        }
+    }
+
+    /// `Ok` if nothing was recorded, else the 400 answer.
+    pub fn check(self) -> Result<(), ApiError> {
+        if self.items.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    fn into_error(self) -> ApiError {
+        let message: String = self.texts.iter().map(|t| format!("[{t}]")).collect();
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: Some(json!({
+                "type": "AttributeCheckingError",
+                "message": message,
+                "errors": self.items,
+            })),
+            www_authenticate: false,
+            logout: false,
+        }
     }
 }
 
@@ -172,7 +221,13 @@ fn scala_field(value: &Value) -> String {
             let inner: Vec<String> = items.iter().map(scala_field).collect();
             format!("FSeq(List({}))", inner.join(", "))
         }
-        Value::Object(_) => format!("FObject({value})"),
+        Value::Object(obj) => {
+            let inner: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| format!("{k} -> {}", scala_field(v)))
+                .collect();
+            format!("FObject(Map({}))", inner.join(", "))
+        }
     }
 }
 

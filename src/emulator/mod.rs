@@ -33,15 +33,21 @@
 //!   strings.
 //! * **Cortex API**: the Cortex half is not exposed over HTTP (no `/api/analyzer/{id}/run`,
 //!   `waitreport`, maintenance or Cortex user API); only TheHive's connector endpoints exist.
-//! * **Error texts**: the 500 for an unknown analyzer and the 400 `SearchError` texts are
-//!   inferred, not copied from a real server; `Invalid Json` messages come from serde_json.
+//! * **Error texts**: some texts are inferred rather than observed: the 500
+//!   `ConfigException$Missing` for an organisation item without default, the `SearchError` for
+//!   a filter operator the emulator lacks (real TheHive may accept it), the `acceptedInput`
+//!   lists of `/api/v1/query` errors (abridged), and `Invalid Json` messages, which come from
+//!   serde_json instead of Jackson.
+//! * **Totals**: `X-Total` is the exact count (real: a count capped at
+//!   `query.limitedCountThreshold`); lists are sent whole, not streamed in chunks.
 //! * **Queries**: filters support `_and _or _not _any _id _is _eq _ne _lt _lte _gt _gte _in
 //!   _between _startsWith _endsWith _contains _like _parent` on the rendered JSON only (no
 //!   `_child`, `_string`, `_wildcard`, no full-text); `/api/v1/query` only supports
 //!   `getObservable` → `jobs` (+ `filter`, `sort`, `page`), without `extraData` or totals.
 //! * **Entities and endpoints**: only the routes of the workflow exist (login/logout, current
 //!   user, status, case create/get/delete, observable create/get, Cortex analyzers and jobs,
-//!   organisation config). There is no user, organisation, profile or API-key management, no
+//!   organisation config item). There is no `GET /api/config/organisation` (whole object),
+//!   no user, organisation, profile or API-key management, no
 //!   alerts, tasks, logs, custom fields, case templates, sharing, audit or stream API, no
 //!   update (PATCH) endpoints, no file observables or attachments (`file` observables are
 //!   stored as plain strings, `isZip` is ignored), no TOTP (a third Basic segment is ignored),
@@ -72,5 +78,5 @@ mod store;
 
 pub use args::EmulatorArgs;
 pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
-pub use error::{ApiError, EmulatorError};
+pub use error::EmulatorError;
 pub use server::{Emulator, router, serve};

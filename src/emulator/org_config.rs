@@ -31,7 +31,7 @@ fn item(path: &str, value: Option<&Value>) -> Value {
     }
 }
 
-/// `GET /api/config/organisation/{path}`.
+/// `GET /api/config/organisation/{path}`: authentication only, no permission.
 pub(crate) async fn get(
     State(app): State<App>,
     Path(path): Path<String>,
@@ -56,6 +56,14 @@ pub(crate) async fn set(
     if !ctx.has("manageConfig") {
         return Err(ApiError::authorization(
             "Your are not authorized to set organisation configuration item, you haven't the permission manageConfig",
+        ));
+    }
+    if default_value(&path).is_none() {
+        // Writing an item without a declared default throws outside TheHive's Try, so the
+        // error handler answers with the exception class (research note Q7, [I]).
+        return Err(ApiError::internal(
+            "com.typesafe.config.ConfigException$Missing",
+            format!("No configuration setting found for key '{path}'"),
         ));
     }
     let value = call.fields.get("value").cloned().unwrap_or(Value::Null);

@@ -4,6 +4,7 @@
 //! `TheHiveRouter.scala`); the Cortex connector only at `/api/connector/cortex/...`. Unmatched
 //! paths and methods get TheHive's catch-all 404 (SG `ScalligraphRouter.scala`).
 
+use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -15,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::EmulatorConfig;
+use super::config::{EmulatorConfig, Profile};
 use super::error::{ApiError, EmulatorError};
 use super::store::Store;
 use super::{case, cortex, org_config, session};
@@ -46,6 +47,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         ("/logout", get(session::logout).post(session::logout)),
         ("/user/current", get(session::current)),
         ("/status", get(session::status)),
+        ("/health", get(session::health)),
         ("/case", post(case::create)),
         ("/case/{id}", get(case::get).delete(case::delete)),
         ("/case/{id}/artifact", post(case::create_observable)),
@@ -156,6 +158,7 @@ impl Emulator {
                 })
                 .await
         });
+        warn_unimplemented_profile(&config);
         tracing::info!(target: "emulator", %base_url, "emulator started");
         Ok(Emulator {
             config,
@@ -209,32 +212,40 @@ pub async fn serve(config: EmulatorConfig) -> Result<(), EmulatorError> {
         .map_err(EmulatorError::Serve)
 }
 
+fn warn_unimplemented_profile(config: &EmulatorConfig) {
+    if config.profile == Profile::TheHive5 {
+        tracing::warn!(target: "emulator", "the TheHive 5 profile is not implemented yet; answering as TheHive 4");
+    }
+}
+
 fn print_banner(config: &EmulatorConfig, url: &str) {
     let servers: Vec<String> = config
         .cortex_servers
         .iter()
         .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
         .collect();
-    // The banner is the command's output: the operator needs these credentials to connect.
-    #[expect(
-        clippy::print_stdout,
-        reason = "the start banner is the output of `hivecheck emulate`"
-    )]
-    {
-        println!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}");
-        println!("  organisation:    {}", config.org);
-        println!(
+    let lines = [
+        format!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}"),
+        format!("  organisation:    {}", config.org),
+        format!(
             "  analyst:         {} / password {}",
             config.analyst_login, config.analyst_password
-        );
-        println!("  analyst API key: {}", config.analyst_key);
-        println!(
+        ),
+        format!("  analyst API key: {}", config.analyst_key),
+        format!(
             "  admin:           {} / password {} (organisation admin)",
             config.admin_login, config.admin_password
-        );
-        println!("  cortex servers:  {}", servers.join("; "));
-        println!("Press Ctrl-C to stop.");
+        ),
+        format!("  cortex servers:  {}", servers.join("; ")),
+        "Press Ctrl-C to stop.".to_owned(),
+    ];
+    // The banner is the output of `hivecheck emulate`: the operator needs these credentials to
+    // connect. A closed stdout must not stop the server, so write errors are ignored.
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
+    let _ = out.flush();
 }
 
 async fn shutdown_signal() {

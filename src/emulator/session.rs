@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, AttributeErrors};
 use super::request::{Call, SESSION_COOKIE};
 use super::server::App;
 use super::store::{AuthContext, Store, User, now_ms};
@@ -72,17 +72,27 @@ fn user_v1(user: &User, ctx: &AuthContext) -> Value {
     })
 }
 
-fn login_common(app: &App, call: &Call) -> Result<(Value, Value, String), ApiError> {
+/// Path of the session cookie: Play's `play.http.session.path` defaults to the context path.
+fn cookie_path(store: &Store) -> String {
+    let path = store.config.context_path.trim_end_matches('/');
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Session data: v0 user, v1 user, cookie value and cookie path.
+type LoginOutcome = (Value, Value, String, String);
+
+fn login_common(app: &App, call: &Call) -> Result<LoginOutcome, ApiError> {
     let mut store = app.lock();
     // Login reads `user`, `password` and optional `organisation`; a missing one is an
     // attribute error listed last-extracted first (research note Q1).
-    let missing: Vec<&str> = ["password", "user"]
-        .into_iter()
-        .filter(|f| call.str_field(f).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::missing_attributes(&missing));
-    }
+    let mut errors = AttributeErrors::default();
+    errors.string(&call.fields, "password");
+    errors.string(&call.fields, "user");
+    errors.check()?;
     let login = call.str_field("user").unwrap_or_default();
     let password = call.str_field("password").unwrap_or_default();
     let org = call
@@ -98,12 +108,19 @@ fn login_common(app: &App, call: &Call) -> Result<(Value, Value, String), ApiErr
         .context(&user, org)
         .ok_or_else(ApiError::authentication)?;
     let token = store.open_session(&user.login, &ctx.org);
-    Ok((user_v0(&user, &ctx), user_v1(&user, &ctx), token))
+    Ok((
+        user_v0(&user, &ctx),
+        user_v1(&user, &ctx),
+        token,
+        cookie_path(&store),
+    ))
 }
 
-fn with_session_cookie(body: Value, token: &str) -> Response {
+fn with_session_cookie(body: Value, token: &str, path: &str) -> Response {
     let mut response = Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly")) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; SameSite=Lax; Path={path}; HttpOnly"
+    )) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
@@ -111,24 +128,28 @@ fn with_session_cookie(body: Value, token: &str) -> Response {
 
 /// `POST /api/login`.
 pub(crate) async fn login(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
-    let (v0, _, token) = login_common(&app, &call)?;
-    Ok(with_session_cookie(v0, &token))
+    let (v0, _, token, path) = login_common(&app, &call)?;
+    Ok(with_session_cookie(v0, &token, &path))
 }
 
 /// `POST /api/v1/login`.
 pub(crate) async fn login_v1(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
-    let (_, v1, token) = login_common(&app, &call)?;
-    Ok(with_session_cookie(v1, &token))
+    let (_, v1, token, path) = login_common(&app, &call)?;
+    Ok(with_session_cookie(v1, &token, &path))
 }
 
 /// `GET|POST /api/logout`: 200 with an empty body and the session cleared.
 pub(crate) async fn logout(State(app): State<App>, call: Call) -> Response {
-    if let Some(token) = call.cookie(SESSION_COOKIE) {
-        app.lock().sessions.remove(&token);
-    }
+    let path = {
+        let mut store = app.lock();
+        if let Some(token) = call.cookie(SESSION_COOKIE) {
+            store.sessions.remove(&token);
+        }
+        cookie_path(&store)
+    };
     let mut response = StatusCode::OK.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly"
+        "{SESSION_COOKIE}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax; Path={path}; HttpOnly"
     )) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -136,11 +157,11 @@ pub(crate) async fn logout(State(app): State<App>, call: Call) -> Response {
 }
 
 fn current_user(store: &Store, call: &Call) -> Result<(User, AuthContext), ApiError> {
-    let ctx = call.auth(store).map_err(ApiError::as_logout)?;
+    let ctx = call.auth(store).map_err(ApiError::into_logout)?;
     let user = store
         .user(&ctx.login)
         .cloned()
-        .ok_or_else(|| call.challenge(ApiError::authentication()).as_logout())?;
+        .ok_or_else(|| call.challenge(ApiError::authentication()).into_logout())?;
     Ok((user, ctx))
 }
 
@@ -199,6 +220,11 @@ fn status_body(store: &Store, with_connectors: bool) -> Value {
         body["cluster"] = json!({"members": []});
     }
     body
+}
+
+/// `GET /api/health` (public): plain-text `Ok` while every Cortex server is reachable.
+pub(crate) async fn health() -> &'static str {
+    "Ok"
 }
 
 /// `GET /api/status` (public).

@@ -157,7 +157,9 @@ pub(crate) struct Job {
     pub worker_id: String,
     pub analyzer_name: String,
     pub definition: String,
-    pub created_at: Millis,
+    /// `startDate`/`endDate` at creation: Cortex's dates of a finished cached job, else the
+    /// creation time (TH4 `cortex/.../services/Conversion.scala` falls back to `new Date`).
+    pub initial_dates: (Millis, Millis),
     /// Status Cortex answered at creation: `Waiting`, or `Success` for a finished cache hit.
     pub born_status: &'static str,
     /// Poller tick at which TheHive stores the Cortex result.
@@ -605,10 +607,13 @@ impl Store {
         );
         let cortex_job = self.cortex_submit(now, &tag, &analyzer.name, &obs);
 
-        let born_status = if cortex_job.finished_at <= now {
-            status_of(&cortex_job.outcome)
+        let (born_status, initial_dates) = if cortex_job.finished_at <= now {
+            (
+                status_of(&cortex_job.outcome),
+                (cortex_job.created_at, cortex_job.finished_at),
+            )
         } else {
-            "Waiting"
+            ("Waiting", (now, now))
         };
         let stored_at = self.first_tick(now, cortex_job.finished_at);
         let id = self.alloc_id();
@@ -622,7 +627,7 @@ impl Store {
                 worker_id: analyzer.worker_id.clone(),
                 analyzer_name: analyzer.name.clone(),
                 definition: analyzer.name.clone(),
-                created_at: now,
+                initial_dates,
                 born_status,
                 stored_at,
             },
@@ -695,8 +700,8 @@ impl Store {
             "analyzerName": job.analyzer_name,
             "analyzerDefinition": job.definition,
             "status": self.job_status(job, now),
-            "startDate": job.created_at,
-            "endDate": job.created_at,
+            "startDate": job.initial_dates.0,
+            "endDate": job.initial_dates.1,
             "cortexId": job.cortex_id,
             "cortexJobId": job.cortex_job_id,
             "operations": "[]",
@@ -705,7 +710,7 @@ impl Store {
             .cortex_job(&job.cortex_job_id)
             .filter(|_| now >= job.stored_at)
         {
-            out["endDate"] = json!(cj.finished_at.max(job.created_at));
+            out["endDate"] = json!(cj.finished_at);
             out["report"] = match &cj.outcome {
                 Outcome::Success { full, .. } => {
                     json!({"success": true, "full": full, "artifacts": []})
@@ -766,36 +771,42 @@ impl Store {
         out
     }
 
-    /// v0 case JSON (TH4 `controllers/v0/Conversion.scala` `caseOutput`).
-    pub fn case_json(&self, case: &Case) -> Value {
+    /// v0 case JSON (TH4 `dto/v0/Case.scala` `OutputCase.writes`).
+    ///
+    /// Unlike the other v0 outputs, the case writer is hand-written with `Json.obj`, so absent
+    /// optionals are rendered as `null` (research note Q3). `permissions` lists the caller's
+    /// permissions.
+    pub fn case_json(&self, case: &Case, ctx: &AuthContext) -> Value {
         let f = &case.fields;
         let get = |k: &str, default: Value| f.get(k).cloned().unwrap_or(default);
-        let mut out = json!({
+        json!({
             "_id": case.id,
             "id": case.id,
             "createdBy": case.created_by,
+            "updatedBy": null,
             "createdAt": case.created_at,
+            "updatedAt": null,
             "_type": "case",
             "caseId": case.number,
             "title": get("title", json!("")),
             "description": get("description", json!("")),
             "severity": get("severity", json!(2)),
             "startDate": get("startDate", json!(case.created_at)),
+            "endDate": get("endDate", Value::Null),
+            "impactStatus": null,
+            "resolutionStatus": null,
             "tags": get("tags", json!([])),
             "flag": get("flag", json!(false)),
             "tlp": get("tlp", json!(2)),
             "pap": get("pap", json!(2)),
-            "status": get("status", json!("Open")),
-            "owner": get("owner", json!(case.created_by)),
+            // TheHive ignores an input status: a new case is always open.
+            "status": "Open",
+            "summary": get("summary", Value::Null),
+            "owner": get("user", json!(case.created_by)),
             "customFields": get("customFields", json!({})),
             "stats": {},
-        });
-        for key in ["summary", "endDate", "impactStatus", "resolutionStatus"] {
-            if let Some(v) = f.get(key) {
-                out[key] = v.clone();
-            }
-        }
-        out
+            "permissions": ctx.permissions,
+        })
     }
 
     /// Stored organisation configuration item, if set.
