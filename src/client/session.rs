@@ -226,6 +226,12 @@ impl TheHive {
         self
     }
 
+    /// The same session, sending `org` as its organisation from now on.
+    pub fn with_org(mut self, org: Option<&str>) -> Self {
+        self.org = org.map(str::to_owned);
+        self
+    }
+
     /// Which session this is, for messages: ``user session `analyst@thehive.local` ``.
     pub fn who(&self) -> &str {
         &self.who

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -54,7 +55,9 @@ pub async fn run(
     let saved_value = saved.get("value").cloned().unwrap_or(Value::Null);
     let saved_to = save_to_disk(&ctx, &saved_value)?;
 
+    let changed = Arc::new(AtomicBool::new(false));
     let observation = tokio::spawn(apply_and_observe(
+        changed.clone(),
         ctx.clone(),
         scenario.clone(),
         spec.clone(),
@@ -75,7 +78,12 @@ pub async fn run(
         }
     };
 
-    let restored = restore(&admin, &saved_value, &saved_to).await;
+    // Nothing to put back when TheHive refused our write outright.
+    let restored = if changed.load(Ordering::SeqCst) {
+        restore(&admin, &saved_value, &saved_to).await
+    } else {
+        Ok(())
+    };
     steps::finish_case(&ctx, &user, &case).await;
 
     let observed = match observed {
@@ -85,7 +93,7 @@ pub async fn run(
     };
     restored?;
     let (mut autorun, artifacts) = observed?;
-    autorun.restored = true;
+    autorun.restored = changed.load(Ordering::SeqCst);
     autorun.saved_to = Some(saved_to.display().to_string());
 
     let mut problems = Vec::new();
@@ -108,6 +116,7 @@ pub async fn run(
 
 #[expect(clippy::too_many_arguments, reason = "one task owns every input of the observation")]
 async fn apply_and_observe(
+    changed: Arc<AtomicBool>,
     ctx: Arc<RunContext>,
     scenario: Arc<Scenario>,
     spec: AutorunSpec,
@@ -132,10 +141,13 @@ async fn apply_and_observe(
     // Apply, then read back.
     let (body, note) = notification::merge(&existing, &template, spec.mode == crate::scenario::RuleMode::Append);
     report.diff.extend(note);
+    // From here the configuration may have changed, even if the answer is lost.
+    changed.store(true, Ordering::SeqCst);
     if let Err(error) = admin.put_org_config(ITEM, &body).await {
         if error.status() == Some(401) || error.status().is_none() {
             return Err(RunError::step("write the notification rule", error));
         }
+        changed.store(false, Ordering::SeqCst);
         report.stored = "rejected".to_owned();
         report.diff.push(format!("TheHive refused the rule: {error}"));
         return Ok((report, Vec::new()));

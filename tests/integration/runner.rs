@@ -64,11 +64,16 @@ async fn wrong_password_names_the_session_that_failed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_without_the_british_org_header_lands_in_the_default_org() {
     let emulator = start(fast_config()).await;
+    // Logged in as the runbook does: no organisation at login, so the session's is `admin`.
+    let runbook_admin = hivecheck::client::TheHive::connect(&support::endpoint(&emulator), &support::admin(&emulator), None, "admin")
+        .await
+        .unwrap()
+        .with_org(Some("demo"));
     let admin = support::session(&emulator, &support::admin(&emulator)).await;
     let rule = json!({"value": [{"delegate": false, "trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "x"}}]});
 
     // The runbook's header: TheHive ignores it, so the admin writes to its own org, `admin`.
-    let runbook = admin
+    let runbook = runbook_admin
         .raw(Method::PUT, "/api/config/organisation/notification", Some(&rule), ORG_HEADER_RUNBOOK)
         .await
         .unwrap();
