@@ -1,14 +1,16 @@
 //! Command-line flags of `hivecheck emulate` ([`EmulatorArgs`]) and their conversion into an
 //! [`EmulatorConfig`].
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
 use super::error::EmulatorError;
 
-/// Flags of `hivecheck emulate`; unset flags keep the [`EmulatorConfig`] defaults.
-#[derive(Debug, Clone, clap::Args)]
+/// Flags of `hivecheck emulate`; unset flags keep the [`EmulatorConfig`] defaults, except
+/// `--bind`, which defaults to TheHive's usual port 9000 for a server started by hand.
+#[derive(Clone, clap::Args)]
 pub struct EmulatorArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9000")]
@@ -73,6 +75,39 @@ pub struct EmulatorArgs {
     /// Reproduce TheHive 4.1.24's RunAnalyzer lookup bug (notifications never run analyzers).
     #[arg(long)]
     pub emulate_runanalyzer_lookup_bug: bool,
+}
+
+impl fmt::Debug for EmulatorArgs {
+    /// Passwords and keys are redacted, as in the configuration's `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |set: bool| if set { "<redacted>" } else { "<unset>" };
+        f.debug_struct("EmulatorArgs")
+            .field("bind", &self.bind)
+            .field("context_path", &self.context_path)
+            .field("profile", &self.profile)
+            .field("seed", &self.seed)
+            .field("org", &self.org)
+            .field("admin_login", &self.admin_login)
+            .field("admin_password", &redacted(true))
+            .field("admin_key", &redacted(self.admin_key.is_some()))
+            .field("analyst_login", &self.analyst_login)
+            .field(
+                "analyst_password",
+                &redacted(self.analyst_password.is_some()),
+            )
+            .field("analyst_key", &redacted(self.analyst_key.is_some()))
+            .field("cortex", &self.cortex)
+            .field("job_latency_min", &self.job_latency_min)
+            .field("job_latency_max", &self.job_latency_max)
+            .field("refresh_delay", &self.refresh_delay)
+            .field("job_cache", &self.job_cache)
+            .field("notification_delay", &self.notification_delay)
+            .field(
+                "emulate_runanalyzer_lookup_bug",
+                &self.emulate_runanalyzer_lookup_bug,
+            )
+            .finish()
+    }
 }
 
 impl EmulatorArgs {
@@ -203,6 +238,21 @@ mod tests {
         assert_eq!(config.cortex_servers[0].name, "c1");
         assert_eq!(config.refresh_delay, Duration::from_secs(1));
         assert_eq!(config.analyst_key, "k");
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let cli = Cli::parse_from([
+            "x",
+            "--analyst-key",
+            "sentinel-key",
+            "--admin-password",
+            "sentinel-pw",
+        ]);
+
+        let text = format!("{:?}", cli.args);
+
+        assert!(!text.contains("sentinel"), "{text}");
     }
 
     #[test]

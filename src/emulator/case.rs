@@ -1,8 +1,8 @@
 //! Cases and their observables (v0 `case` and `case_artifact`).
 //!
-//! TH4 `controllers/v0/CaseCtrl.scala` and `ObservableCtrl.scala`: creation answers 201, an
-//! observable creation always answers an array, or 207 `{success, failure}` when an element
-//! fails.
+//! TH4 `controllers/v0/CaseCtrl.scala` and `ObservableCtrl.scala` (and their v1 twins, which
+//! share the logic and differ in JSON shape): creation answers 201, an observable creation
+//! always answers an array, or 207 `{success, failure}` when an element fails.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -34,7 +34,8 @@ const OBSERVABLE_TYPES: &[&str] = &[
     "user-agent",
 ];
 
-/// Fields of TH4 v0 `InputCase` the emulator keeps (`tasks` and `template` are ignored).
+/// Fields of TH4 v0 `InputCase` the emulator keeps (`tasks`, `template` and v1
+/// `customFieldValues`/`caseTemplate` are ignored).
 const CASE_FIELDS: &[&str] = &[
     "title",
     "description",
@@ -50,8 +51,26 @@ const CASE_FIELDS: &[&str] = &[
     "customFields",
 ];
 
+/// Which API generation renders the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// `/api/...` and `/api/v0/...`.
+    V0,
+    /// `/api/v1/...`.
+    V1,
+}
+
 /// `POST /api/case`.
 pub(crate) async fn create(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    create_case(&app, &call, Api::V0)
+}
+
+/// `POST /api/v1/case`.
+pub(crate) async fn create_v1(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    create_case(&app, &call, Api::V1)
+}
+
+fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);
@@ -62,27 +81,42 @@ pub(crate) async fn create(State(app): State<App>, call: Call) -> Result<Respons
     errors.string(&call.fields, "title");
     errors.string(&call.fields, "description");
     errors.check()?;
-    // TH4 v0 `CaseCtrl.create` needs an organisation where the caller has `manageCase`
-    // (research note Q3).
+    // TH4 `CaseCtrl.create` looks up an organisation where the caller has `manageCase`: v0
+    // fails with an authorization error, v1 with the failed lookup (research note Q3).
     if !ctx.has("manageCase") {
-        return Err(ApiError::authorization("Operation not permitted"));
+        return Err(match api {
+            Api::V0 => ApiError::authorization("Operation not permitted"),
+            Api::V1 => ApiError::not_found("Organisation not found"),
+        });
     }
 
-    if let Some(user) = call.str_field("user")
+    // v1 names the assignee `assignee` where v0 says `user`; both are stored as `user`.
+    let assignee_field = match api {
+        Api::V0 => "user",
+        Api::V1 => "assignee",
+    };
+    if let Some(user) = call.str_field(assignee_field)
         && store.user(user).is_none()
     {
         return Err(ApiError::not_found("User not found"));
     }
-    let fields: Map<String, Value> = call
+    let mut fields: Map<String, Value> = call
         .fields
         .iter()
-        .filter(|(k, _)| CASE_FIELDS.contains(&k.as_str()))
+        .filter(|(k, _)| CASE_FIELDS.contains(&k.as_str()) && k.as_str() != "user")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if let Some(assignee) = call.fields.get(assignee_field) {
+        fields.insert("user".to_owned(), assignee.clone());
+    }
     let id = store.create_case(now, &ctx, fields);
     let case = store.find_case(&ctx.org, &id).expect("just created");
     tracing::debug!(target: "emulator", case_id = %id, number = case.number, "case created");
-    Ok((StatusCode::CREATED, Json(store.case_json(case, &ctx))).into_response())
+    let body = match api {
+        Api::V0 => store.case_json(case, &ctx),
+        Api::V1 => store.case_json_v1(case),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `GET /api/case/{idOrNumber}`.
@@ -91,16 +125,32 @@ pub(crate) async fn get(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    get_case(&app, &id, &call, Api::V0)
+}
+
+/// `GET /api/v1/case/{idOrNumber}`.
+pub(crate) async fn get_v1(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    get_case(&app, &id, &call, Api::V1)
+}
+
+fn get_case(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Value>, ApiError> {
     let mut store = app.lock();
     store.advance(now_ms());
     let ctx = call.auth(&store)?;
     let case = store
-        .find_case(&ctx.org, &id)
+        .find_case(&ctx.org, id)
         .ok_or_else(|| ApiError::not_found("Case not found"))?;
-    Ok(Json(store.case_json(case, &ctx)))
+    Ok(Json(match api {
+        Api::V0 => store.case_json(case, &ctx),
+        Api::V1 => store.case_json_v1(case),
+    }))
 }
 
-/// `DELETE /api/case/{idOrNumber}`: removes the case, its observables and their jobs; 204.
+/// `DELETE /api/case/{idOrNumber}` (also v1): removes the case, its observables and their jobs; 204.
 pub(crate) async fn delete(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -125,6 +175,24 @@ pub(crate) async fn create_observable(
     State(app): State<App>,
     Path(case_ref): Path<String>,
     call: Call,
+) -> Result<Response, ApiError> {
+    create_observables(&app, &case_ref, &call, Api::V0)
+}
+
+/// `POST /api/v1/case/{idOrNumber}/observable`.
+pub(crate) async fn create_observable_v1(
+    State(app): State<App>,
+    Path(case_ref): Path<String>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    create_observables(&app, &case_ref, &call, Api::V1)
+}
+
+fn create_observables(
+    app: &App,
+    case_ref: &str,
+    call: &Call,
+    api: Api,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let mut store = app.lock();
@@ -151,7 +219,7 @@ pub(crate) async fn create_observable(
     // TH4 checks the case with `can(manageObservable)` and fails with one message whether the
     // case is missing or not manageable.
     let case_id = store
-        .find_case(&ctx.org, &case_ref)
+        .find_case(&ctx.org, case_ref)
         .filter(|_| ctx.has("manageObservable"))
         .map(|c| c.id.clone())
         .ok_or_else(|| ApiError::authorization("Operation not permitted"))?;
@@ -189,7 +257,10 @@ pub(crate) async fn create_observable(
         let id = store.create_observable(now, &ctx, &case_id, &data_type, item, fields.clone());
         let obs = store.find_observable(&ctx.org, &id).expect("just created");
         tracing::debug!(target: "emulator", observable_id = %id, case_id = %case_id, "observable created");
-        success.push(store.observable_json(obs, now));
+        success.push(match api {
+            Api::V0 => store.observable_json(obs, now),
+            Api::V1 => store.observable_json_v1(obs, now),
+        });
     }
 
     if failure.is_empty() {
@@ -209,12 +280,28 @@ pub(crate) async fn get_observable(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    read_observable(&app, &id, &call, Api::V0)
+}
+
+/// `GET /api/v1/observable/{id}`.
+pub(crate) async fn get_observable_v1(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    read_observable(&app, &id, &call, Api::V1)
+}
+
+fn read_observable(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);
     let ctx = call.auth(&store)?;
     let obs = store
-        .find_observable(&ctx.org, &id)
+        .find_observable(&ctx.org, id)
         .ok_or_else(|| ApiError::not_found("Observable not found"))?;
-    Ok(Json(store.observable_json(obs, now)))
+    Ok(Json(match api {
+        Api::V0 => store.observable_json(obs, now),
+        Api::V1 => store.observable_json_v1(obs, now),
+    }))
 }

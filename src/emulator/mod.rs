@@ -44,14 +44,16 @@
 //!   _between _startsWith _endsWith _contains _like _parent` on the rendered JSON only (no
 //!   `_child`, `_string`, `_wildcard`, no full-text); `/api/v1/query` only supports
 //!   `getObservable` → `jobs` (+ `filter`, `sort`, `page`), without `extraData` or totals.
-//! * **Entities and endpoints**: only the routes of the workflow exist (login/logout, current
-//!   user, status, case create/get/delete, observable create/get, Cortex analyzers and jobs,
-//!   organisation config item). There is no `GET /api/config/organisation` (whole object),
-//!   no user, organisation, profile or API-key management, no
-//!   alerts, tasks, logs, custom fields, case templates, sharing, audit or stream API, no
-//!   update (PATCH) endpoints, no file observables or attachments (`file` observables are
-//!   stored as plain strings, `isZip` is ignored), no TOTP (a third Basic segment is ignored),
-//!   no SSO/LDAP/OAuth2/PKI providers, and case deletion removes data at once.
+//! * **Entities and endpoints**: only the routes of the workflow exist: login/logout, current
+//!   user, status and health, case create/get/delete, observable create/get (v0, and the v1
+//!   twins `/api/v1/case…` and `/api/v1/observable/{id}`), Cortex analyzers and jobs, and one
+//!   organisation config item at a time. There is no `GET /api/config/organisation` (whole
+//!   object), no user, organisation, profile or API-key management, no alerts, tasks, logs,
+//!   custom fields (v1 `customFields` is always `[]`), case templates, sharing, audit or stream
+//!   API, no update (PATCH) endpoints, no file observables or attachments (`file` observables
+//!   are stored as plain strings, `isZip` is ignored), no TOTP (a third Basic segment is
+//!   ignored), no SSO/LDAP/OAuth2/PKI providers. Case deletion removes observables and jobs at
+//!   once, and the v0 case `permissions` lists all the caller's permissions.
 //! * **Users and organisations**: exactly two organisations (`admin` and the working one) and
 //!   two users; permissions per profile are an abridged copy of TheHive's. The v0 user `roles`
 //!   derivation is approximated.

@@ -76,6 +76,19 @@ pub fn router(config: EmulatorConfig) -> Router {
         )
         .route(&format!("{prefix}/api/v1/status"), get(session::status_v1))
         .route(&format!("{prefix}/api/v1/query"), post(cortex::v1_query))
+        .route(&format!("{prefix}/api/v1/case"), post(case::create_v1))
+        .route(
+            &format!("{prefix}/api/v1/case/{{id}}"),
+            get(case::get_v1).delete(case::delete),
+        )
+        .route(
+            &format!("{prefix}/api/v1/case/{{id}}/observable"),
+            post(case::create_observable_v1),
+        )
+        .route(
+            &format!("{prefix}/api/v1/observable/{{id}}"),
+            get(case::get_observable_v1),
+        )
         .route(
             &format!("{connector}/analyzer"),
             get(cortex::list_analyzers),

@@ -728,8 +728,9 @@ impl Store {
             .filter(move |j| j.observable_id == observable_id)
     }
 
-    /// v0 observable JSON with `reports` built from the stored successful jobs.
-    pub fn observable_json(&self, obs: &Observable, now: Millis) -> Value {
+    /// `reports` of an observable: for each analyzer, the taxonomies of its latest stored
+    /// successful job with a non-empty summary (TH4 `services/ReportTagSrv.scala`).
+    fn reports(&self, obs: &Observable, now: Millis) -> Map<String, Value> {
         let mut stored: Vec<&Job> = self
             .jobs_of(&obs.id)
             .filter(|j| now >= j.stored_at)
@@ -746,7 +747,12 @@ impl Store {
                 reports.insert(job.analyzer_name.clone(), json!({"taxonomies": taxonomies}));
             }
         }
+        reports
+    }
 
+    /// v0 observable JSON (`case_artifact`, TH4 `dto/v0/Observable.scala`).
+    pub fn observable_json(&self, obs: &Observable, now: Millis) -> Value {
+        let reports = self.reports(obs, now);
         let mut out = json!({
             "_id": obs.id,
             "id": obs.id,
@@ -807,6 +813,62 @@ impl Store {
             "stats": {},
             "permissions": ctx.permissions,
         })
+    }
+
+    /// v1 observable JSON (`Observable`, TH4 `dto/v1/Observable.scala`).
+    pub fn observable_json_v1(&self, obs: &Observable, now: Millis) -> Value {
+        let mut out = json!({
+            "_id": obs.id,
+            "_type": "Observable",
+            "_createdBy": obs.created_by,
+            "_createdAt": obs.created_at,
+            "dataType": obs.data_type,
+            "data": obs.data,
+            "startDate": obs.fields.get("startDate").cloned().unwrap_or(json!(obs.created_at)),
+            "tlp": obs.tlp,
+            "tags": obs.fields.get("tags").cloned().unwrap_or(json!([])),
+            "ioc": obs.fields.get("ioc").cloned().unwrap_or(json!(false)),
+            "sighted": obs.fields.get("sighted").cloned().unwrap_or(json!(false)),
+            "reports": self.reports(obs, now),
+            "extraData": {},
+        });
+        for key in ["message", "ignoreSimilarity"] {
+            if let Some(v) = obs.fields.get(key) {
+                out[key] = v.clone();
+            }
+        }
+        out
+    }
+
+    /// v1 case JSON (`Case`, TH4 `dto/v1/Case.scala`): absent optionals are omitted.
+    pub fn case_json_v1(&self, case: &Case) -> Value {
+        let f = &case.fields;
+        let get = |k: &str, default: Value| f.get(k).cloned().unwrap_or(default);
+        let mut out = json!({
+            "_id": case.id,
+            "_type": "Case",
+            "_createdBy": case.created_by,
+            "_createdAt": case.created_at,
+            "number": case.number,
+            "title": get("title", json!("")),
+            "description": get("description", json!("")),
+            "severity": get("severity", json!(2)),
+            "startDate": get("startDate", json!(case.created_at)),
+            "tags": get("tags", json!([])),
+            "flag": get("flag", json!(false)),
+            "tlp": get("tlp", json!(2)),
+            "pap": get("pap", json!(2)),
+            "status": "Open",
+            "assignee": get("user", json!(case.created_by)),
+            "customFields": [],
+            "extraData": {},
+        });
+        for key in ["endDate", "summary"] {
+            if let Some(v) = f.get(key).filter(|v| !v.is_null()) {
+                out[key] = v.clone();
+            }
+        }
+        out
     }
 
     /// Stored organisation configuration item, if set.

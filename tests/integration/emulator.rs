@@ -876,3 +876,46 @@ async fn null_and_missing_job_attributes_are_reported_together() {
     assert_eq!(body["errors"][0]["type"], "InvalidFormatAttributeError");
     assert_eq!(body["errors"][1]["name"], "analyzerId");
 }
+
+#[tokio::test]
+async fn v1_case_and_observable_routes_use_v1_shapes() {
+    let fx = Fixture::start().await;
+
+    let case: Value = fx
+        .post("/api/v1/case", json!({"title": "t", "description": "d"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let case_id = case["_id"].as_str().expect("id").to_owned();
+    let created = fx
+        .post(
+            &format!("/api/v1/case/{case_id}/observable"),
+            json!({"dataType": "ip", "data": "45.9.7.9"}),
+        )
+        .await;
+    let created_status = created.status();
+    let created: Value = created.json().await.expect("json");
+    let obs_id = created[0]["_id"].as_str().expect("id").to_owned();
+    let observable: Value = fx
+        .get(&format!("/api/v1/observable/{obs_id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let v0_case: Value = fx
+        .get(&format!("/api/case/{}", case["number"]))
+        .await
+        .json()
+        .await
+        .expect("json");
+
+    assert_eq!(case["_type"], "Case");
+    assert!(case.get("summary").is_none());
+    assert_eq!(created_status, StatusCode::CREATED);
+    assert_eq!(observable["_type"], "Observable");
+    assert!(observable.get("id").is_none());
+    assert_eq!(observable["extraData"], json!({}));
+    assert_eq!(v0_case["_id"], case["_id"]);
+    assert_eq!(v0_case["summary"], Value::Null);
+}
