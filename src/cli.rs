@@ -92,7 +92,12 @@ fn emulate(args: EmulatorArgs) -> ExitCode {
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
-        Err(error) => return fail(exit::EMULATOR, &format!("failed to start the async runtime: {error}")),
+        Err(error) => {
+            return fail(
+                exit::EMULATOR,
+                &format!("failed to start the async runtime: {error}"),
+            );
+        }
     };
     match runtime.block_on(emulator::serve(config)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,7 +68,7 @@ pub enum TargetPlan {
     /// No URL: start the built-in emulator and use its users.
     Builtin,
     /// A real (or separately started) TheHive.
-    Remote(Target),
+    Remote(Box<Target>),
 }
 
 /// Target configuration that cannot be used.
@@ -110,7 +110,9 @@ impl TargetArgs {
         let Some(url) = &self.url else {
             return Ok(TargetPlan::Builtin);
         };
-        let mut endpoint = Endpoint::parse(url).map_err(ConfigError::Url)?.with_insecure(self.insecure);
+        let mut endpoint = Endpoint::parse(url)
+            .map_err(ConfigError::Url)?
+            .with_insecure(self.insecure);
         if let Some(ca) = &self.ca_cert {
             endpoint = endpoint.with_ca_cert(ca);
         }
@@ -119,9 +121,14 @@ impl TargetArgs {
                 role: "user",
                 detail: "neither a password nor an API key".to_owned(),
             })?;
-        let admin =
-            credentials("admin", &self.admin_user, &self.admin_password, &self.admin_api_key, self.auth)?;
-        Ok(TargetPlan::Remote(Target {
+        let admin = credentials(
+            "admin",
+            &self.admin_user,
+            &self.admin_password,
+            &self.admin_api_key,
+            self.auth,
+        )?;
+        Ok(TargetPlan::Remote(Box::new(Target {
             label: format!("TheHive at {}", endpoint.base()),
             endpoint,
             org: self.organisation(),
@@ -129,7 +136,7 @@ impl TargetArgs {
             admin,
             cortex: self.cortex_id.clone(),
             builtin: false,
-        }))
+        })))
     }
 
     /// The organisation, accepting the American spelling with a warning.
@@ -156,7 +163,9 @@ fn credentials(
     method: PasswordAuth,
 ) -> Result<Option<Auth>, ConfigError> {
     match (login, password, key) {
-        (_, _, Some(key)) => Ok(Some(Auth::ApiKey { key: Secret::new(key.clone()) })),
+        (_, _, Some(key)) => Ok(Some(Auth::ApiKey {
+            key: Secret::new(key.clone()),
+        })),
         (Some(login), Some(password), None) => {
             let (login, password) = (login.clone(), Secret::new(password.clone()));
             Ok(Some(match method {
@@ -182,7 +191,10 @@ mod tests {
 
     #[test]
     fn no_url_means_the_builtin_emulator() {
-        assert!(matches!(TargetArgs::default().resolve(), Ok(TargetPlan::Builtin)));
+        assert!(matches!(
+            TargetArgs::default().resolve(),
+            Ok(TargetPlan::Builtin)
+        ));
     }
 
     #[test]
@@ -199,7 +211,10 @@ mod tests {
 
     #[test]
     fn american_spelling_is_accepted() {
-        let args = TargetArgs { organization: Some("demo".into()), ..Default::default() };
+        let args = TargetArgs {
+            organization: Some("demo".into()),
+            ..Default::default()
+        };
         assert_eq!(args.organisation().as_deref(), Some("demo"));
     }
 }

@@ -72,29 +72,41 @@ pub struct Stop {
 
 impl Harness {
     /// Loads the scenarios and, unless `args.list`, gets the target ready.
-    pub fn prepare(args: &Arguments, target: &TargetArgs, settings: RunSettings) -> Result<Self, Stop> {
+    pub fn prepare(
+        args: &Arguments,
+        target: &TargetArgs,
+        settings: RunSettings,
+    ) -> Result<Self, Stop> {
         let scenarios = load(&settings.scenarios)?;
         if args.list {
-            return Ok(Harness { scenarios, live: None });
+            return Ok(Harness {
+                scenarios,
+                live: None,
+            });
         }
 
         let runtime = Arc::new(
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Stop {
-                code: exit::TARGET,
-                message: format!("failed to start the async runtime: {e}"),
-            })?,
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Stop {
+                    code: exit::TARGET,
+                    message: format!("failed to start the async runtime: {e}"),
+                })?,
         );
         let plan = target.resolve().map_err(|e| Stop {
             code: exit::USAGE,
             message: render(&e, Some(e.hint())),
         })?;
         let (target, emulator) = match plan {
-            TargetPlan::Remote(target) => (target, None),
+            TargetPlan::Remote(target) => (*target, None),
             TargetPlan::Builtin => {
-                let emulator = runtime.block_on(Emulator::start(settings.emulator.clone())).map_err(|e| Stop {
-                    code: exit::EMULATOR,
-                    message: render(&e, None),
-                })?;
+                let emulator = runtime
+                    .block_on(Emulator::start(settings.emulator.clone()))
+                    .map_err(|e| Stop {
+                        code: exit::EMULATOR,
+                        message: render(&e, None),
+                    })?;
                 (builtin_target(&emulator, target), Some(emulator))
             }
         };
@@ -122,11 +134,19 @@ impl Harness {
         }
 
         // One check before fanning out: a refused login would fail every trial the same way.
-        runtime.block_on(ctx.user()).map_err(|e| Stop { code: exit::TARGET, message: render(&e, e.hint()) })?;
+        runtime.block_on(ctx.user()).map_err(|e| Stop {
+            code: exit::TARGET,
+            message: render(&e, e.hint()),
+        })?;
 
         Ok(Harness {
             scenarios,
-            live: Some(Live { runtime, ctx, reports: Arc::default(), _emulator: emulator }),
+            live: Some(Live {
+                runtime,
+                ctx,
+                reports: Arc::default(),
+                _emulator: emulator,
+            }),
         })
     }
 
@@ -201,7 +221,10 @@ fn write_json_report(ctx: &RunContext, reports: &[Recorded]) {
         "trials": trials,
     });
     let written = std::fs::create_dir_all(&dir).and_then(|()| {
-        std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&body).unwrap_or_default())
+        std::fs::write(
+            dir.join("report.json"),
+            serde_json::to_vec_pretty(&body).unwrap_or_default(),
+        )
     });
     if let Err(error) = written {
         tracing::warn!(dir = %dir.display(), %error, "failed to write the run's JSON report");
@@ -232,10 +255,17 @@ fn builtin_target(emulator: &Emulator, args: &TargetArgs) -> Target {
 }
 
 fn load(path: &Path) -> Result<Vec<Arc<Scenario>>, Stop> {
-    let loaded = if path.is_file() { scenario::load_file(path).map(|s| vec![s]) } else { scenario::load_dir(path) };
+    let loaded = if path.is_file() {
+        scenario::load_file(path).map(|s| vec![s])
+    } else {
+        scenario::load_dir(path)
+    };
     loaded
         .map(|all| all.into_iter().map(Arc::new).collect())
-        .map_err(|e| Stop { code: exit::SCENARIO, message: render(&e, e.hint()) })
+        .map_err(|e| Stop {
+            code: exit::SCENARIO,
+            message: render(&e, e.hint()),
+        })
 }
 
 /// One trial's work, moved into libtest-mimic's thread pool.
@@ -268,7 +298,9 @@ impl TrialJob {
         match self.snapshot_decision() {
             Ok(dir) => match report::check_snapshot(&report, &dir) {
                 SnapshotCheck::Mismatch(problem) => report.problems.push(problem),
-                SnapshotCheck::Skipped(reason) => notes.push_str(&format!("  snapshot: not compared ({reason})\n")),
+                SnapshotCheck::Skipped(reason) => {
+                    notes.push_str(&format!("  snapshot: not compared ({reason})\n"))
+                }
                 SnapshotCheck::Matched => {}
             },
             Err(reason) => notes.push_str(&format!("  snapshot: not compared ({reason})\n")),
@@ -291,7 +323,10 @@ impl TrialJob {
         match options.snapshots {
             SnapshotMode::Never => return Err("--snapshots never".to_owned()),
             SnapshotMode::Auto if !self.ctx.target.builtin => {
-                return Err("real targets answer with live data; use --snapshots always to compare".to_owned());
+                return Err(
+                    "real targets answer with live data; use --snapshots always to compare"
+                        .to_owned(),
+                );
             }
             _ => {}
         }
@@ -299,15 +334,26 @@ impl TrialJob {
             return Err("the scenario sets snapshot = false".to_owned());
         }
         let pinned = self.scenario.random == 0
-            || (self.scenario.seed.is_some() && options.seed_override.is_none_or(|s| Some(s) == self.scenario.seed));
+            || (self.scenario.seed.is_some()
+                && options
+                    .seed_override
+                    .is_none_or(|s| Some(s) == self.scenario.seed));
         if !pinned {
             return Err("the random addresses are not pinned by a seed in the scenario".to_owned());
         }
-        let dir = self.scenario.path.parent().unwrap_or(Path::new(".")).join("snapshots");
+        let dir = self
+            .scenario
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("snapshots");
         std::path::absolute(&dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))
     }
 
     fn record(&self, recorded: Recorded) {
-        self.reports.lock().unwrap_or_else(|p| p.into_inner()).push(recorded);
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(recorded);
     }
 }

@@ -42,14 +42,20 @@ fn special_purpose_blocks() -> &'static [Ipv4Net] {
     BLOCKS.get_or_init(|| {
         SPECIAL_PURPOSE
             .iter()
-            .map(|cidr| cidr.parse().expect("the special-purpose table holds valid CIDRs"))
+            .map(|cidr| {
+                cidr.parse()
+                    .expect("the special-purpose table holds valid CIDRs")
+            })
             .collect()
     })
 }
 
 /// The special-purpose block holding `addr`, if any (e.g. `10.0.0.0/8`).
 pub fn special_purpose_block(addr: Ipv4Addr) -> Option<Ipv4Net> {
-    special_purpose_blocks().iter().copied().find(|block| block.contains(&addr))
+    special_purpose_blocks()
+        .iter()
+        .copied()
+        .find(|block| block.contains(&addr))
 }
 
 /// Whether `addr` is a public unicast address (in no special-purpose block).
@@ -94,7 +100,10 @@ mod tests {
                     || addr.octets()[0] == 0
                     || addr.octets()[0] >= 240;
                 assert!(!std_says_special, "{addr} from seed {seed}");
-                assert!(special_purpose_block(addr).is_none(), "{addr} from seed {seed}");
+                assert!(
+                    special_purpose_block(addr).is_none(),
+                    "{addr} from seed {seed}"
+                );
             }
         }
     }
@@ -118,15 +127,36 @@ mod tests {
     #[test]
     fn special_purpose_table_covers_edge_addresses() {
         for text in [
-            "0.1.2.3", "10.255.0.1", "100.64.0.1", "100.127.255.255", "127.0.0.1", "169.254.1.1",
-            "172.31.255.255", "192.0.0.9", "192.0.2.7", "192.88.99.1", "192.168.1.1", "198.19.0.1",
-            "198.51.100.1", "203.0.113.9", "224.0.0.1", "239.255.255.255", "240.0.0.1",
+            "0.1.2.3",
+            "10.255.0.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "169.254.1.1",
+            "172.31.255.255",
+            "192.0.0.9",
+            "192.0.2.7",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.19.0.1",
+            "198.51.100.1",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.255",
+            "240.0.0.1",
             "255.255.255.255",
         ] {
             let addr: Ipv4Addr = text.parse().unwrap();
             assert!(!is_public(addr), "{text} must be special-purpose");
         }
-        for text in ["8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.32.0.1", "198.20.0.1"] {
+        for text in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.1",
+            "198.20.0.1",
+        ] {
             assert!(is_public(text.parse().unwrap()), "{text} is public");
         }
     }

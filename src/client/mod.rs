@@ -14,7 +14,9 @@ mod wire;
 
 pub use error::{ApiErrorBody, ClientError};
 pub use secret::{Secret, redact_text};
-pub use session::{ApiVersion, Auth, Endpoint, ORG_HEADER, ORG_HEADER_RUNBOOK, RawResponse, TheHive};
+pub use session::{
+    ApiVersion, Auth, Endpoint, ORG_HEADER, ORG_HEADER_RUNBOOK, RawResponse, TheHive,
+};
 pub use wire::{
     Analyzer, Case, CreateFailure, CreatedObservables, Job, JobStatus, NewCase, NewJob,
     NewObservable, Observable, ObservableReport, Status, Taxonomy,

@@ -51,7 +51,9 @@ pub fn register(value: &str) {
     if value.len() < 4 {
         return;
     }
-    let mut known = registry().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut known = registry()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !known.iter().any(|k| k == value) {
         known.push(value.to_owned());
         // Longest first, so a secret containing another is replaced whole.
@@ -63,14 +65,18 @@ pub fn register(value: &str) {
 pub fn redact_text(text: &str) -> String {
     let mut out = text.to_owned();
     {
-        let known = registry().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = registry()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for value in known.iter() {
             out = out.replace(value.as_str(), REDACTED);
         }
     }
     for pattern in credential_patterns() {
         out = pattern
-            .replace_all(&out, |caps: &regex::Captures<'_>| format!("{}{REDACTED}", &caps[1]))
+            .replace_all(&out, |caps: &regex::Captures<'_>| {
+                format!("{}{REDACTED}", &caps[1])
+            })
             .into_owned();
     }
     out

@@ -102,10 +102,15 @@ impl Endpoint {
                 url: self.base.clone(),
                 reason,
             };
-            let pem = std::fs::read(path)
-                .map_err(|e| invalid(format!("cannot read CA certificate {}: {e}", path.display())))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| invalid(format!("{} is not a PEM certificate: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                invalid(format!(
+                    "cannot read CA certificate {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                invalid(format!("{} is not a PEM certificate: {e}", path.display()))
+            })?;
             builder = builder.add_root_certificate(cert);
         }
         builder.build().map_err(|e| ClientError::InvalidUrl {
@@ -189,11 +194,15 @@ impl TheHive {
             Auth::Basic { login, password } => {
                 let token = base64_encode(&format!("{login}:{}", password.expose()));
                 register(&token);
-                (format!("{role} session `{login}` (basic)"), Some(sensitive(&format!("Basic {token}"))))
+                (
+                    format!("{role} session `{login}` (basic)"),
+                    Some(sensitive(&format!("Basic {token}"))),
+                )
             }
-            Auth::ApiKey { key } => {
-                (format!("{role} session (API key)"), Some(sensitive(&format!("Bearer {}", key.expose()))))
-            }
+            Auth::ApiKey { key } => (
+                format!("{role} session (API key)"),
+                Some(sensitive(&format!("Bearer {}", key.expose()))),
+            ),
         };
         let session = TheHive {
             http: endpoint.http_client()?,
@@ -206,13 +215,14 @@ impl TheHive {
 
         if let Auth::Session { login, password } = auth {
             let body = json!({ "user": login, "password": password.expose() });
-            let response = session.exchange(Method::POST, "/api/login", Some(&body), ORG_HEADER).await?;
+            let response = session
+                .exchange(Method::POST, "/api/login", Some(&body), ORG_HEADER)
+                .await?;
             session.check(&Method::POST, "/api/login", &response)?;
             for cookie in response.headers.get_all(header::SET_COOKIE) {
-                if let Ok(text) = cookie.to_str() {
-                    if let Some(value) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
-                        register(value.1);
-                    }
+                let pair = cookie.to_str().ok().and_then(|t| t.split(';').next());
+                if let Some((_, value)) = pair.and_then(|kv| kv.split_once('=')) {
+                    register(value);
                 }
             }
         }
@@ -295,7 +305,9 @@ impl TheHive {
             ApiVersion::V0 => format!("/api/case/{}", segment(id)),
             ApiVersion::V1 => format!("/api/v1/case/{}", segment(id)),
         };
-        let response = self.exchange(Method::DELETE, &path, None, ORG_HEADER).await?;
+        let response = self
+            .exchange(Method::DELETE, &path, None, ORG_HEADER)
+            .await?;
         self.check(&Method::DELETE, &path, &response)
     }
 
@@ -311,7 +323,14 @@ impl TheHive {
             ApiVersion::V1 => format!("/api/v1/case/{}/observable", segment(case_id)),
         };
         let method = Method::POST;
-        let response = self.exchange(method.clone(), &path, Some(&to_json(observable)), ORG_HEADER).await?;
+        let response = self
+            .exchange(
+                method.clone(),
+                &path,
+                Some(&to_json(observable)),
+                ORG_HEADER,
+            )
+            .await?;
         self.check(&method, &path, &response)?;
 
         let unexpected = |detail: String| ClientError::UnexpectedBody {
@@ -331,12 +350,16 @@ impl TheHive {
                 let created = map.remove("success").unwrap_or(Value::Array(Vec::new()));
                 let failed = map.remove("failure").unwrap_or(Value::Array(Vec::new()));
                 Ok(CreatedObservables {
-                    created: serde_json::from_value(created).map_err(|e| unexpected(e.to_string()))?,
+                    created: serde_json::from_value(created)
+                        .map_err(|e| unexpected(e.to_string()))?,
                     failed: serde_json::from_value::<Vec<CreateFailure>>(failed)
                         .map_err(|e| unexpected(e.to_string()))?,
                 })
             }
-            other => Err(unexpected(format!("expected an array, got {}", kind_of(&other)))),
+            other => Err(unexpected(format!(
+                "expected an array, got {}",
+                kind_of(&other)
+            ))),
         }
     }
 
@@ -399,9 +422,15 @@ impl TheHive {
         match value {
             Value::Array(_) => serde_json::from_value(value).map_err(|e| unexpected(e.to_string())),
             Value::Object(map) if map.contains_key("type") && map.contains_key("message") => {
-                Err(unexpected(format!("an error object instead of a list of jobs: {}", Value::Object(map))))
+                Err(unexpected(format!(
+                    "an error object instead of a list of jobs: {}",
+                    Value::Object(map)
+                )))
             }
-            other => Err(unexpected(format!("{} instead of a list of jobs", kind_of(&other)))),
+            other => Err(unexpected(format!(
+                "{} instead of a list of jobs",
+                kind_of(&other)
+            ))),
         }
     }
 
@@ -438,7 +467,9 @@ impl TheHive {
         path: &str,
         body: Option<&Value>,
     ) -> Result<T, ClientError> {
-        let response = self.exchange(method.clone(), path, body, ORG_HEADER).await?;
+        let response = self
+            .exchange(method.clone(), path, body, ORG_HEADER)
+            .await?;
         self.check(&method, path, &response)?;
         serde_json::from_slice(&response.body).map_err(|e| ClientError::UnexpectedBody {
             method: method.to_string(),
@@ -455,7 +486,9 @@ impl TheHive {
         body: Option<&Value>,
         org_header: &str,
     ) -> Result<RawResponse, ClientError> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(org) = &self.org {
             request = request.header(org_header, org);
         }
@@ -489,10 +522,20 @@ impl TheHive {
             elapsed_ms = elapsed.as_millis() as u64,
             "exchange"
         );
-        Ok(RawResponse { status: status.as_u16(), headers, body, elapsed })
+        Ok(RawResponse {
+            status: status.as_u16(),
+            headers,
+            body,
+            elapsed,
+        })
     }
 
-    fn check(&self, method: &Method, path: &str, response: &RawResponse) -> Result<(), ClientError> {
+    fn check(
+        &self,
+        method: &Method,
+        path: &str,
+        response: &RawResponse,
+    ) -> Result<(), ClientError> {
         if StatusCode::from_u16(response.status).is_ok_and(|s| s.is_success()) {
             return Ok(());
         }
@@ -505,8 +548,19 @@ impl TheHive {
         let method = method.to_string();
         let path = path.to_owned();
         Err(match response.status {
-            401 => ClientError::Authentication { who: self.who.clone(), method, path, message },
-            403 => ClientError::Forbidden { who: self.who.clone(), method, path, kind, message },
+            401 => ClientError::Authentication {
+                who: self.who.clone(),
+                method,
+                path,
+                message,
+            },
+            403 => ClientError::Forbidden {
+                who: self.who.clone(),
+                method,
+                path,
+                kind,
+                message,
+            },
             400 if kind == "AttributeCheckingError" => {
                 let mut attributes: Vec<String> = parsed
                     .map(|b| b.errors.into_iter().map(|e| e.name).collect())
@@ -514,10 +568,26 @@ impl TheHive {
                 if attributes.is_empty() {
                     attributes = attributes_in_message(&message);
                 }
-                ClientError::Attributes { method, path, attributes, message }
+                ClientError::Attributes {
+                    method,
+                    path,
+                    attributes,
+                    message,
+                }
             }
-            404 => ClientError::NotFound { method, path, kind, message },
-            status => ClientError::Api { method, path, status, kind, message },
+            404 => ClientError::NotFound {
+                method,
+                path,
+                kind,
+                message,
+            },
+            status => ClientError::Api {
+                method,
+                path,
+                status,
+                kind,
+                message,
+            },
         })
     }
 }
@@ -528,7 +598,10 @@ fn attributes_in_message(message: &str) -> Vec<String> {
         .split("Attribute ")
         .skip(1)
         .filter_map(|rest| rest.split_whitespace().next())
-        .map(|name| name.trim_matches(|c: char| !c.is_alphanumeric() && c != '_').to_owned())
+        .map(|name| {
+            name.trim_matches(|c: char| !c.is_alphanumeric() && c != '_')
+                .to_owned()
+        })
         .collect()
 }
 
@@ -603,7 +676,9 @@ mod tests {
 
     #[test]
     fn attributes_are_read_from_the_message_when_no_list_is_given() {
-        let found = attributes_in_message("[Attribute artifactId is missing][Attribute cortexId is missing]");
+        let found = attributes_in_message(
+            "[Attribute artifactId is missing][Attribute cortexId is missing]",
+        );
         assert_eq!(found, vec!["artifactId", "cortexId"]);
     }
 

@@ -26,7 +26,10 @@ pub struct Status {
 impl Status {
     /// TheHive's version as the server reports it.
     pub fn thehive_version(&self) -> Option<&str> {
-        self.versions.get("TheHive").map(String::as_str).or(self.version.as_deref())
+        self.versions
+            .get("TheHive")
+            .map(String::as_str)
+            .or(self.version.as_deref())
     }
 }
 
@@ -76,7 +79,10 @@ pub struct Case {
 impl Case {
     /// The `~id`.
     pub fn id(&self) -> &str {
-        self.underscore_id.as_deref().or(self.id.as_deref()).unwrap_or_default()
+        self.underscore_id
+            .as_deref()
+            .or(self.id.as_deref())
+            .unwrap_or_default()
     }
 
     /// The case number people see in the UI.
@@ -153,7 +159,10 @@ pub struct Observable {
 impl Observable {
     /// The `~id`.
     pub fn id(&self) -> &str {
-        self.underscore_id.as_deref().or(self.id.as_deref()).unwrap_or_default()
+        self.underscore_id
+            .as_deref()
+            .or(self.id.as_deref())
+            .unwrap_or_default()
     }
 }
 
@@ -283,7 +292,10 @@ pub struct Job {
 impl Job {
     /// The job id (`id` in TheHive 4, `_id` and `id` in TheHive 5).
     pub fn id(&self) -> &str {
-        self.id.as_deref().or(self.underscore_id.as_deref()).unwrap_or_default()
+        self.id
+            .as_deref()
+            .or(self.underscore_id.as_deref())
+            .unwrap_or_default()
     }
 
     /// Cortex's error message of a failed job.

@@ -54,7 +54,8 @@ pub fn snapshot_value(report: &TrialReport) -> Value {
         "artifacts": artifacts,
     });
     if let Some(autorun) = &report.autorun {
-        value["autorun"] = json!({ "stored": autorun.stored, "verdict": autorun.verdict.to_string() });
+        value["autorun"] =
+            json!({ "stored": autorun.stored, "verdict": autorun.verdict.to_string() });
     }
     value
 }
@@ -72,7 +73,10 @@ pub fn check_snapshot(report: &TrialReport, dir: &Path) -> SnapshotCheck {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_snapshot_suffix(analyzer.clone());
     settings.set_omit_expression(true);
-    settings.set_description(format!("report shape of scenario `{}` with {analyzer}", report.scenario));
+    settings.set_description(format!(
+        "report shape of scenario `{}` with {analyzer}",
+        report.scenario
+    ));
     let name = report.scenario.clone();
     QUIET_PANIC.set(true);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -118,7 +122,9 @@ fn volatile(text: &str) -> String {
             regex::Regex::new(r"\b1\d{12}\b").expect("valid date pattern"),
         )
     });
-    dates.replace_all(&ids.replace_all(text, "<id>"), "<timestamp>").into_owned()
+    dates
+        .replace_all(&ids.replace_all(text, "<id>"), "<timestamp>")
+        .into_owned()
 }
 
 #[cfg(test)]

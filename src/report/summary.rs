@@ -22,7 +22,9 @@ pub fn render_trial(report: &TrialReport) -> String {
 
     let autorun = report.autorun.is_some();
     let mut table = Table::new();
-    table.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
     let mut titles = vec!["data", "observable", "job", "status"];
     if autorun {
         titles.push("to job");
@@ -33,7 +35,11 @@ pub fn render_trial(report: &TrialReport) -> String {
         table.add_row(row(artifact, autorun));
     }
 
-    let mut text = format!("{header}\n{table}\n");
+    let mut text = format!("{header}\n");
+    for line in table.lines() {
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
     if let Some(autorun) = &report.autorun {
         text.push_str(&format!(
             "  autorun: template `{}`, rule {}, verdict {} (expected {}), configuration {}\n",
@@ -41,7 +47,11 @@ pub fn render_trial(report: &TrialReport) -> String {
             autorun.stored,
             autorun.verdict,
             autorun.expected,
-            if autorun.restored { "restored" } else { "NOT RESTORED" }
+            if autorun.restored {
+                "restored"
+            } else {
+                "NOT RESTORED"
+            }
         ));
         for line in &autorun.diff {
             text.push_str(&format!("    {line}\n"));
@@ -55,7 +65,10 @@ pub fn render_trial(report: &TrialReport) -> String {
 
 fn row(artifact: &ArtifactResult, autorun: bool) -> Vec<Cell> {
     let time = |d: Option<std::time::Duration>| {
-        d.map_or_else(|| "-".to_owned(), |d| humantime::format_duration(rounded(d)).to_string())
+        d.map_or_else(
+            || "-".to_owned(),
+            |d| humantime::format_duration(rounded(d)).to_string(),
+        )
     };
     let mut status = artifact.status.clone();
     if artifact.from_cache {
@@ -84,7 +97,11 @@ fn row(artifact: &ArtifactResult, autorun: bool) -> Vec<Cell> {
     if autorun {
         cells.push(Cell::new(time(artifact.time_to_job)));
     }
-    cells.extend([Cell::new(time(artifact.time_to_result)), Cell::new(detail), Cell::new(check)]);
+    cells.extend([
+        Cell::new(time(artifact.time_to_result)),
+        Cell::new(detail),
+        Cell::new(check),
+    ]);
     cells
 }
 
@@ -112,7 +129,10 @@ fn taxonomies(list: &[crate::client::Taxonomy]) -> String {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        text.push_str(&format!("{}={} [{}]", taxonomy.predicate, value, taxonomy.level));
+        text.push_str(&format!(
+            "{}={} [{}]",
+            taxonomy.predicate, value, taxonomy.level
+        ));
     }
     text
 }

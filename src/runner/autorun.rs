@@ -19,7 +19,9 @@ use super::notification::{self, Stored, TemplateValues};
 use super::outcome::{ArtifactResult, AutorunReport, TrialReport};
 use super::steps::{self, PlannedObservable, PollEnd};
 use crate::client::{Analyzer, Job, TheHive};
-use crate::scenario::{AnalyzerPattern, AutorunSpec, AutorunVerdict, Expectation, Outcome, Scenario};
+use crate::scenario::{
+    AnalyzerPattern, AutorunSpec, AutorunVerdict, Expectation, Outcome, Scenario,
+};
 
 const ITEM: &str = "notification";
 
@@ -31,10 +33,19 @@ pub async fn run(
     trial: String,
 ) -> Result<TrialReport, RunError> {
     let started = Instant::now();
-    let spec = scenario.autorun.clone().expect("autorun trials have an autorun section");
+    let spec = scenario
+        .autorun
+        .clone()
+        .expect("autorun trials have an autorun section");
     let user = ctx.user().await?;
-    let admin = ctx.admin().await?.ok_or_else(|| RunError::NoAdmin { scenario: scenario.name.clone() })?;
-    let cortex = ctx.target.cortex.clone().unwrap_or_else(|| scenario.cortex.clone());
+    let admin = ctx.admin().await?.ok_or_else(|| RunError::NoAdmin {
+        scenario: scenario.name.clone(),
+    })?;
+    let cortex = ctx
+        .target
+        .cortex
+        .clone()
+        .unwrap_or_else(|| scenario.cortex.clone());
     let analyzer = steps::discover(&user, &pattern, &cortex).await?;
     let values = TemplateValues {
         analyzer_name: analyzer.name.clone(),
@@ -89,7 +100,9 @@ pub async fn run(
     let observed = match observed {
         Ok(result) => result,
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(join) => Err(RunError::Restore { reason: format!("the observation task ended: {join}") }),
+        Err(join) => Err(RunError::Restore {
+            reason: format!("the observation task ended: {join}"),
+        }),
     };
     restored?;
     let (mut autorun, artifacts) = observed?;
@@ -98,7 +111,10 @@ pub async fn run(
 
     let mut problems = Vec::new();
     if autorun.verdict != autorun.expected {
-        problems.push(format!("autorun verdict is {}, expected {}", autorun.verdict, autorun.expected));
+        problems.push(format!(
+            "autorun verdict is {}, expected {}",
+            autorun.verdict, autorun.expected
+        ));
     }
     Ok(TrialReport {
         trial,
@@ -114,7 +130,10 @@ pub async fn run(
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "one task owns every input of the observation")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one task owns every input of the observation"
+)]
 async fn apply_and_observe(
     changed: Arc<AtomicBool>,
     ctx: Arc<RunContext>,
@@ -139,7 +158,11 @@ async fn apply_and_observe(
     };
 
     // Apply, then read back.
-    let (body, note) = notification::merge(&existing, &template, spec.mode == crate::scenario::RuleMode::Append);
+    let (body, note) = notification::merge(
+        &existing,
+        &template,
+        spec.mode == crate::scenario::RuleMode::Append,
+    );
     report.diff.extend(note);
     // From here the configuration may have changed, even if the answer is lost.
     changed.store(true, Ordering::SeqCst);
@@ -149,7 +172,9 @@ async fn apply_and_observe(
         }
         changed.store(false, Ordering::SeqCst);
         report.stored = "rejected".to_owned();
-        report.diff.push(format!("TheHive refused the rule: {error}"));
+        report
+            .diff
+            .push(format!("TheHive refused the rule: {error}"));
         return Ok((report, Vec::new()));
     }
     let read_back = admin
@@ -171,12 +196,24 @@ async fn apply_and_observe(
     let expected = expectation_for(spec.expect);
     let mut planned = steps::plan_observables(&scenario, seed);
     for plan in &mut planned {
-        if scenario.items.iter().all(|i| i.data != plan.data || i.expect.is_none()) {
+        if scenario
+            .items
+            .iter()
+            .all(|i| i.data != plan.data || i.expect.is_none())
+        {
             plan.expect = expected.clone();
         }
     }
     let artifacts = steps::for_each_planned(planned, |plan| {
-        watch(ctx.clone(), scenario.clone(), user.clone(), analyzer.clone(), case_id.clone(), spec.deadline, plan)
+        watch(
+            ctx.clone(),
+            scenario.clone(),
+            user.clone(),
+            analyzer.clone(),
+            case_id.clone(),
+            spec.deadline,
+            plan,
+        )
     })
     .await?;
 
@@ -192,7 +229,10 @@ fn expectation_for(verdict: AutorunVerdict) -> Expectation {
         AutorunVerdict::NeverFired => Outcome::Timeout,
         AutorunVerdict::Rejected => Outcome::Rejected,
     };
-    Expectation { outcome, ..Expectation::default() }
+    Expectation {
+        outcome,
+        ..Expectation::default()
+    }
 }
 
 fn verdict(artifacts: &[ArtifactResult]) -> AutorunVerdict {
@@ -219,7 +259,8 @@ async fn watch(
     plan: PlannedObservable,
 ) -> Result<ArtifactResult, RunError> {
     let mut result = ArtifactResult::new(&plan.data, &plan.data_type, plan.expect);
-    let Some(observable_id) = steps::create_observable(&ctx, &user, &case_id, &scenario, &mut result).await?
+    let Some(observable_id) =
+        steps::create_observable(&ctx, &user, &case_id, &scenario, &mut result).await?
     else {
         result.judge();
         return Ok(result);
@@ -227,10 +268,9 @@ async fn watch(
     let created = Instant::now();
 
     let job = loop {
-        let jobs = user
-            .jobs_of_observable(&observable_id)
-            .await
-            .map_err(|e| RunError::step(format!("list the jobs of observable `{observable_id}`"), e))?;
+        let jobs = user.jobs_of_observable(&observable_id).await.map_err(|e| {
+            RunError::step(format!("list the jobs of observable `{observable_id}`"), e)
+        })?;
         if let Some(job) = jobs.into_iter().find(|j| is_of(j, &analyzer)) {
             result.time_to_job = Some(created.elapsed());
             break job;
@@ -273,9 +313,16 @@ fn is_of(job: &Job, analyzer: &Analyzer) -> bool {
 /// Writes the saved configuration and a restore script into the run's output folder.
 fn save_to_disk(ctx: &RunContext, saved: &Value) -> Result<PathBuf, RunError> {
     let dir = ctx.options.out_dir.join(&ctx.run_id);
-    let org = ctx.target.org.clone().unwrap_or_else(|| "default".to_owned());
+    let org = ctx
+        .target
+        .org
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
     let path = dir.join(format!("notification-{org}-saved.json"));
-    let fail = |e: std::io::Error| RunError::Output { path: path.display().to_string(), reason: e.to_string() };
+    let fail = |e: std::io::Error| RunError::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let body = serde_json::to_string_pretty(&json!({ "value": saved })).expect("JSON serialises");
     std::fs::write(&path, body).map_err(fail)?;
@@ -300,7 +347,11 @@ fn restore_command(ctx: &RunContext, saved: &std::path::Path) -> String {
 }
 
 /// Puts the saved value back and reads it back.
-async fn restore(admin: &TheHive, saved: &Value, saved_to: &std::path::Path) -> Result<(), RunError> {
+async fn restore(
+    admin: &TheHive,
+    saved: &Value,
+    saved_to: &std::path::Path,
+) -> Result<(), RunError> {
     let manual = || {
         format!(
             "the saved value is in {} and {} restores it",
@@ -342,12 +393,24 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_artifacts() {
-        assert_eq!(verdict(&[artifact(Outcome::Success, true)]), AutorunVerdict::Fired);
-        assert_eq!(verdict(&[artifact(Outcome::Timeout, false)]), AutorunVerdict::NeverFired);
         assert_eq!(
-            verdict(&[artifact(Outcome::Success, true), artifact(Outcome::Failure, true)]),
+            verdict(&[artifact(Outcome::Success, true)]),
+            AutorunVerdict::Fired
+        );
+        assert_eq!(
+            verdict(&[artifact(Outcome::Timeout, false)]),
+            AutorunVerdict::NeverFired
+        );
+        assert_eq!(
+            verdict(&[
+                artifact(Outcome::Success, true),
+                artifact(Outcome::Failure, true)
+            ]),
             AutorunVerdict::AnalyzerFailed
         );
-        assert_eq!(verdict(&[artifact(Outcome::Timeout, true)]), AutorunVerdict::AnalyzerFailed);
+        assert_eq!(
+            verdict(&[artifact(Outcome::Timeout, true)]),
+            AutorunVerdict::AnalyzerFailed
+        );
     }
 }

@@ -107,7 +107,10 @@ impl RunContext {
 
     /// The seed a scenario uses: the command line's, else its own, else the run's.
     pub fn seed_for(&self, pinned: Option<u64>) -> u64 {
-        self.options.seed_override.or(pinned).unwrap_or(self.options.run_seed)
+        self.options
+            .seed_override
+            .or(pinned)
+            .unwrap_or(self.options.run_seed)
     }
 
     /// The user session, opened on first use and shared by every trial.
@@ -132,13 +135,18 @@ impl RunContext {
     }
 
     async fn open(&self, role: &str, auth: &Auth) -> Result<TheHive, RunError> {
-        TheHive::connect(&self.target.endpoint, auth, self.target.org.as_deref(), role)
-            .await
-            .map_err(|source| RunError::Session {
-                role: role.to_owned(),
-                base: self.target.endpoint.base().to_owned(),
-                source: Arc::new(source),
-            })
+        TheHive::connect(
+            &self.target.endpoint,
+            auth,
+            self.target.org.as_deref(),
+            role,
+        )
+        .await
+        .map_err(|source| RunError::Session {
+            role: role.to_owned(),
+            base: self.target.endpoint.base().to_owned(),
+            source: Arc::new(source),
+        })
     }
 }
 

@@ -21,7 +21,11 @@ pub async fn run(
     let started = Instant::now();
     let _shared = ctx.org_lock.read().await;
     let user = ctx.user().await?;
-    let cortex = ctx.target.cortex.clone().unwrap_or_else(|| scenario.cortex.clone());
+    let cortex = ctx
+        .target
+        .cortex
+        .clone()
+        .unwrap_or_else(|| scenario.cortex.clone());
     let analyzer = steps::discover(&user, &pattern, &cortex).await?;
     let case = steps::prepare_case(&ctx, &user, &scenario, &trial).await?;
     let seed = ctx.seed_for(scenario.seed);
@@ -29,7 +33,15 @@ pub async fn run(
 
     let planned = steps::plan_observables(&scenario, seed);
     let artifacts = steps::for_each_planned(planned, |plan| {
-        artifact(ctx.clone(), user.clone(), scenario.clone(), analyzer.clone(), cortex.clone(), case.id.clone(), plan)
+        artifact(
+            ctx.clone(),
+            user.clone(),
+            scenario.clone(),
+            analyzer.clone(),
+            cortex.clone(),
+            case.id.clone(),
+            plan,
+        )
     })
     .await;
     steps::finish_case(&ctx, &user, &case).await;
@@ -66,7 +78,11 @@ async fn artifact(
     };
 
     let started = Instant::now();
-    let new_job = NewJob { analyzer_id: analyzer.id.clone(), artifact_id: observable_id, cortex_id: cortex };
+    let new_job = NewJob {
+        analyzer_id: analyzer.id.clone(),
+        artifact_id: observable_id,
+        cortex_id: cortex,
+    };
     let job = match user.create_job(&new_job).await {
         Ok(job) => job,
         Err(error) => {

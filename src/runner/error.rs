@@ -27,9 +27,7 @@ pub enum RunError {
         scenario: String,
     },
     /// No analyzer matches the scenario's pattern on its Cortex server.
-    #[error(
-        "no analyzer matches `{pattern}` on Cortex server `{cortex}`\navailable: {available}"
-    )]
+    #[error("no analyzer matches `{pattern}` on Cortex server `{cortex}`\navailable: {available}")]
     NoAnalyzer {
         /// The regex as written.
         pattern: String,
@@ -80,7 +78,10 @@ pub enum RunError {
 impl RunError {
     /// Wraps a client error as the failure of `step`.
     pub fn step(step: impl Into<String>, source: ClientError) -> Self {
-        RunError::Step { step: step.into(), source: Arc::new(source) }
+        RunError::Step {
+            step: step.into(),
+            source: Arc::new(source),
+        }
     }
 
     /// What the operator can try next.
@@ -101,7 +102,9 @@ impl RunError {
                  a path"
                     .to_owned(),
             ),
-            RunError::Restore { .. } | RunError::Output { .. } | RunError::Interrupted { .. } => None,
+            RunError::Restore { .. } | RunError::Output { .. } | RunError::Interrupted { .. } => {
+                None
+            }
         }
     }
 }

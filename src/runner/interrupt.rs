@@ -14,7 +14,9 @@ pub struct Interrupt {
 
 impl Default for Interrupt {
     fn default() -> Self {
-        Interrupt { sender: Arc::new(watch::channel(None).0) }
+        Interrupt {
+            sender: Arc::new(watch::channel(None).0),
+        }
     }
 }
 

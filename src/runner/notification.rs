@@ -26,9 +26,16 @@ pub struct TemplateValues {
 }
 
 /// Loads a template by name from `fixtures_dir` (`thehive4` → `thehive4.json`) or by path.
-pub fn load_template(fixtures_dir: &Path, template: &str, values: &TemplateValues) -> Result<Value, RunError> {
+pub fn load_template(
+    fixtures_dir: &Path,
+    template: &str,
+    values: &TemplateValues,
+) -> Result<Value, RunError> {
     let path = template_path(fixtures_dir, template);
-    let fail = |reason: String| RunError::Template { template: template.to_owned(), reason };
+    let fail = |reason: String| RunError::Template {
+        template: template.to_owned(),
+        reason,
+    };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
     let filled = text
@@ -37,7 +44,9 @@ pub fn load_template(fixtures_dir: &Path, template: &str, values: &TemplateValue
         .replace("{{cortexId}}", &json_escape(&values.cortex_id))
         .replace("{{dataType}}", &json_escape(&values.data_type));
     if let Some(start) = filled.find("{{") {
-        let end = filled[start..].find("}}").map_or(filled.len(), |e| start + e + 2);
+        let end = filled[start..]
+            .find("}}")
+            .map_or(filled.len(), |e| start + e + 2);
         return Err(fail(format!(
             "unknown placeholder `{}` (known: analyzerName, analyzerId, cortexId, dataType)",
             &filled[start..end]
@@ -47,7 +56,9 @@ pub fn load_template(fixtures_dir: &Path, template: &str, values: &TemplateValue
 }
 
 fn template_path(fixtures_dir: &Path, template: &str) -> PathBuf {
-    let named = fixtures_dir.join("notifications").join(format!("{template}.json"));
+    let named = fixtures_dir
+        .join("notifications")
+        .join(format!("{template}.json"));
     if !template.contains('/') && !template.ends_with(".json") {
         named
     } else {
@@ -161,11 +172,23 @@ fn diff(path: &str, sent: &Value, stored: &Value, out: &mut Vec<String>) {
                 }
             }
             for (index, value) in b.iter().enumerate().skip(a.len()) {
-                out.push(format!("+ {path}/{index}: stored {}, not sent", short(value)));
+                out.push(format!(
+                    "+ {path}/{index}: stored {}, not sent",
+                    short(value)
+                ));
             }
         }
-        (_, Value::Null) => out.push(format!("- {}: sent {}, stored null", or_root(path), short(sent))),
-        _ => out.push(format!("~ {}: sent {}, stored {}", or_root(path), short(sent), short(stored))),
+        (_, Value::Null) => out.push(format!(
+            "- {}: sent {}, stored null",
+            or_root(path),
+            short(sent)
+        )),
+        _ => out.push(format!(
+            "~ {}: sent {}, stored {}",
+            or_root(path),
+            short(sent),
+            short(stored)
+        )),
     }
 }
 
@@ -187,9 +210,11 @@ fn short(value: &Value) -> String {
 pub fn is_thehive4_rule_list(value: &Value) -> bool {
     value.as_array().is_some_and(|rules| {
         rules.iter().all(|rule| {
-            ["trigger", "notifier"]
-                .iter()
-                .all(|key| rule.get(key).and_then(|v| v.get("name")).is_some_and(Value::is_string))
+            ["trigger", "notifier"].iter().all(|key| {
+                rule.get(key)
+                    .and_then(|v| v.get("name"))
+                    .is_some_and(Value::is_string)
+            })
         })
     })
 }
@@ -225,12 +250,19 @@ mod tests {
     #[test]
     fn a_changed_field_is_normalised_with_its_path() {
         let stored = compare(&json!([{"a": 1, "b": 2}]), &json!([{"a": 1, "b": 3}]));
-        assert_eq!(stored, Stored::Normalised(vec!["~ /0/b: sent 2, stored 3".to_owned()]));
+        assert_eq!(
+            stored,
+            Stored::Normalised(vec!["~ /0/b: sent 2, stored 3".to_owned()])
+        );
     }
 
     #[test]
     fn rule_list_shape_is_recognised() {
-        assert!(is_thehive4_rule_list(&json!([{"trigger": {"name": "AnyEvent"}, "notifier": {"name": "x"}}])));
-        assert!(!is_thehive4_rule_list(&json!({"endpoints": [], "items": []})));
+        assert!(is_thehive4_rule_list(
+            &json!([{"trigger": {"name": "AnyEvent"}, "notifier": {"name": "x"}}])
+        ));
+        assert!(!is_thehive4_rule_list(
+            &json!({"endpoints": [], "items": []})
+        ));
     }
 }

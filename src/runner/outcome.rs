@@ -74,7 +74,10 @@ impl ArtifactResult {
                 Some(error) => format!(" ({})", first_line(error)),
                 None => String::new(),
             };
-            problems.push(format!("expected {}, got {}{detail}", expected.outcome, self.outcome));
+            problems.push(format!(
+                "expected {}, got {}{detail}",
+                expected.outcome, self.outcome
+            ));
         } else {
             if let Some(fragment) = &expected.error {
                 let error = self.error.as_deref().unwrap_or_default();
@@ -92,7 +95,10 @@ impl ArtifactResult {
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {
-                problems.push(format!("missing taxonomy predicates: {}", missing.join(", ")));
+                problems.push(format!(
+                    "missing taxonomy predicates: {}",
+                    missing.join(", ")
+                ));
             }
         }
         self.mismatch = (!problems.is_empty()).then(|| problems.join("; "));
@@ -185,17 +191,25 @@ mod tests {
 
     #[test]
     fn success_where_failure_was_expected_is_a_mismatch() {
-        let expected = Expectation { outcome: Outcome::Failure, ..Expectation::default() };
+        let expected = Expectation {
+            outcome: Outcome::Failure,
+            ..Expectation::default()
+        };
         let mut result = ArtifactResult::new("1.2.3.4", "ip", expected);
         result.outcome = Outcome::Success;
         result.judge();
-        assert_eq!(result.mismatch.as_deref(), Some("expected failure, got success"));
+        assert_eq!(
+            result.mismatch.as_deref(),
+            Some("expected failure, got success")
+        );
     }
 
     #[test]
     fn missing_predicate_is_named() {
-        let expected =
-            Expectation { predicates: vec!["Score".into(), "Usage".into()], ..Default::default() };
+        let expected = Expectation {
+            predicates: vec!["Score".into(), "Usage".into()],
+            ..Default::default()
+        };
         let mut result = ArtifactResult::new("1.2.3.4", "ip", expected);
         result.outcome = Outcome::Success;
         result.taxonomies = vec![Taxonomy {
@@ -205,6 +219,9 @@ mod tests {
             value: 0.into(),
         }];
         result.judge();
-        assert_eq!(result.mismatch.as_deref(), Some("missing taxonomy predicates: Usage"));
+        assert_eq!(
+            result.mismatch.as_deref(),
+            Some("missing taxonomy predicates: Usage")
+        );
     }
 }

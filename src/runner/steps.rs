@@ -97,7 +97,11 @@ pub async fn prepare_case(
         Some(number) => format!("{} (#{number})", case.id()),
         None => case.id().to_owned(),
     };
-    Ok(PreparedCase { id: case.id().to_owned(), label, created })
+    Ok(PreparedCase {
+        id: case.id().to_owned(),
+        label,
+        created,
+    })
 }
 
 /// Deletes the run's case unless it was given or `--keep` is set. A failure is logged, not
@@ -124,15 +128,23 @@ pub struct PlannedObservable {
 
 /// The scenario's observables: the random public addresses first, then the listed items.
 pub fn plan_observables(scenario: &Scenario, seed: u64) -> Vec<PlannedObservable> {
-    let random = ipgen::public_ipv4s(seed, scenario.random).into_iter().map(|ip| PlannedObservable {
-        data: ip.to_string(),
-        data_type: scenario.data_type.clone(),
-        expect: scenario.expect.clone(),
-    });
+    let random = ipgen::public_ipv4s(seed, scenario.random)
+        .into_iter()
+        .map(|ip| PlannedObservable {
+            data: ip.to_string(),
+            data_type: scenario.data_type.clone(),
+            expect: scenario.expect.clone(),
+        });
     let listed = scenario.items.iter().map(|item| PlannedObservable {
         data: item.data.clone(),
-        data_type: item.data_type.clone().unwrap_or_else(|| scenario.data_type.clone()),
-        expect: item.expect.clone().unwrap_or_else(|| scenario.expect.clone()),
+        data_type: item
+            .data_type
+            .clone()
+            .unwrap_or_else(|| scenario.data_type.clone()),
+        expect: item
+            .expect
+            .clone()
+            .unwrap_or_else(|| scenario.expect.clone()),
     });
     random.chain(listed).collect()
 }
@@ -257,13 +269,17 @@ pub async fn record_job_end(
         }
         PollEnd::Deadline(last) => {
             result.outcome = Outcome::Timeout;
-            let seen = last.as_ref().map_or_else(|| "never read".to_owned(), |j| j.status.to_string());
+            let seen = last
+                .as_ref()
+                .map_or_else(|| "never read".to_owned(), |j| j.status.to_string());
             let report = match last.as_ref().map(|j| j.report.is_some()) {
                 Some(false) => ", no report",
                 _ => "",
             };
             result.status = format!("timeout ({seen}{report})");
-            result.error = Some(format!("the job was still `{seen}`{report} at the deadline"));
+            result.error = Some(format!(
+                "the job was still `{seen}`{report} at the deadline"
+            ));
         }
         PollEnd::Succeeded(job) => {
             result.outcome = Outcome::Success;

@@ -12,7 +12,10 @@ use super::model::{
 
 /// Loads every `*.toml` file of `dir`, sorted by name.
 pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
-    let io = |source| ScenarioError::Io { path: dir.to_owned(), source };
+    let io = |source| ScenarioError::Io {
+        path: dir.to_owned(),
+        source,
+    };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -20,15 +23,19 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(ScenarioError::Empty { dir: dir.to_owned() });
+        return Err(ScenarioError::Empty {
+            dir: dir.to_owned(),
+        });
     }
     paths.iter().map(|path| load_file(path)).collect()
 }
 
 /// Loads one scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     load_str(path, &text)
 }
 
@@ -125,20 +132,33 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
             .case_insensitive(true)
             .build()
             .map_err(|e| {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
                 source.at(
                     pattern,
                     format!("invalid analyzer regex: {first}"),
                     "the pattern is a Rust regex, matched case-insensitively",
                 )
             })?;
-        let plain = pattern.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let plain = pattern
+            .get_ref()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
         let label = match (many, plain) {
             (_, true) => pattern.get_ref().clone(),
             (true, false) => format!("#{}", index + 1),
             (false, false) => String::new(),
         };
-        analyzers.push(AnalyzerPattern { pattern: pattern.get_ref().clone(), label, regex });
+        analyzers.push(AnalyzerPattern {
+            pattern: pattern.get_ref().clone(),
+            label,
+            regex,
+        });
     }
 
     let observables = raw.observables.get_ref();
@@ -151,14 +171,22 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
     }
     let tlp = match &observables.tlp {
         Some(tlp) if *tlp.get_ref() > 3 => {
-            return Err(source.at(tlp, "tlp must be 0 to 3", "TLP:WHITE=0, GREEN=1, AMBER=2, RED=3"));
+            return Err(source.at(
+                tlp,
+                "tlp must be 0 to 3",
+                "TLP:WHITE=0, GREEN=1, AMBER=2, RED=3",
+            ));
         }
         Some(tlp) => *tlp.get_ref(),
         None => 2,
     };
     let mut seen = std::collections::HashSet::new();
     for item in &observables.items {
-        let data_type = item.get_ref().data_type.as_deref().unwrap_or(&observables.data_type);
+        let data_type = item
+            .get_ref()
+            .data_type
+            .as_deref()
+            .unwrap_or(&observables.data_type);
         if !seen.insert((data_type.to_owned(), item.get_ref().data.clone())) {
             return Err(source.at(
                 item,
@@ -171,15 +199,18 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         }
     }
 
-    let poll = raw.poll.as_ref().map_or_else(PollSpec::default, |p| *p.get_ref());
-    if let Some(spanned) = &raw.poll {
-        if poll.interval.is_zero() || poll.interval > poll.deadline {
-            return Err(source.at(
-                spanned,
-                "the poll interval must be above zero and below the deadline",
-                "e.g. interval = \"1s\", deadline = \"2m\"",
-            ));
-        }
+    let poll = raw
+        .poll
+        .as_ref()
+        .map_or_else(PollSpec::default, |p| *p.get_ref());
+    if let Some(spanned) = &raw.poll
+        && (poll.interval.is_zero() || poll.interval > poll.deadline)
+    {
+        return Err(source.at(
+            spanned,
+            "the poll interval must be above zero and below the deadline",
+            "e.g. interval = \"1s\", deadline = \"2m\"",
+        ));
     }
 
     let expect = match &raw.expect {
@@ -192,7 +223,12 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
 
     let autorun = raw.autorun.map(|spanned| {
         let a = spanned.into_inner();
-        AutorunSpec { template: a.template, mode: a.mode, deadline: a.deadline, expect: a.expect }
+        AutorunSpec {
+            template: a.template,
+            mode: a.mode,
+            deadline: a.deadline,
+            expect: a.expect,
+        }
     });
 
     let name = source
@@ -212,7 +248,11 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         random: observables.random,
         data_type: observables.data_type.clone(),
         tlp,
-        items: observables.items.iter().map(|i| i.get_ref().clone()).collect(),
+        items: observables
+            .items
+            .iter()
+            .map(|i| i.get_ref().clone())
+            .collect(),
         poll,
         expect,
         snapshot: raw.snapshot,
@@ -228,14 +268,20 @@ fn check_expectation<T>(
     if !expect.predicates.is_empty() && expect.outcome != Outcome::Success {
         return Err(source.at(
             at,
-            format!("`predicates` only apply to a success, not to `{}`", expect.outcome),
+            format!(
+                "`predicates` only apply to a success, not to `{}`",
+                expect.outcome
+            ),
             "drop `predicates`, or expect outcome = \"success\"",
         ));
     }
     if expect.error.is_some() && matches!(expect.outcome, Outcome::Success | Outcome::Timeout) {
         return Err(source.at(
             at,
-            format!("`error` only applies to a failure or a rejection, not to `{}`", expect.outcome),
+            format!(
+                "`error` only applies to a failure or a rejection, not to `{}`",
+                expect.outcome
+            ),
             "drop `error`, or expect outcome = \"failure\" or \"rejected\"",
         ));
     }
@@ -250,7 +296,8 @@ mod tests {
         load_str(Path::new("scenarios/t.toml"), text)
     }
 
-    const MINIMAL: &str = "description = \"d\"\n[analyzer]\nname = \"abuse\"\n[observables]\nrandom = 2\n";
+    const MINIMAL: &str =
+        "description = \"d\"\n[analyzer]\nname = \"abuse\"\n[observables]\nrandom = 2\n";
 
     #[test]
     fn minimal_scenario_takes_defaults() {
@@ -258,14 +305,25 @@ mod tests {
         assert_eq!(s.name, "t");
         assert_eq!(s.cortex, "cortex0");
         assert_eq!((s.random, s.tlp, s.data_type.as_str()), (2, 2, "ip"));
-        assert!(s.analyzers[0].regex.is_match("AbuseIPDB_1_0"), "case-insensitive");
+        assert!(
+            s.analyzers[0].regex.is_match("AbuseIPDB_1_0"),
+            "case-insensitive"
+        );
         assert_eq!(s.expect.outcome, Outcome::Success);
     }
 
     #[test]
     fn unknown_key_points_at_its_line_with_a_hint() {
         let err = load(&format!("{MINIMAL}[poll]\nintervall = \"1s\"\n")).unwrap_err();
-        let ScenarioError::Invalid { line, column, ref message, .. } = err else { panic!("{err}") };
+        let ScenarioError::Invalid {
+            line,
+            column,
+            ref message,
+            ..
+        } = err
+        else {
+            panic!("{err}")
+        };
         assert_eq!((line, column), (7, 1));
         assert!(message.contains("unknown field `intervall`"), "{message}");
         assert!(err.hint().unwrap().contains("spelling"));
@@ -280,9 +338,12 @@ mod tests {
 
     #[test]
     fn invalid_regex_points_at_the_pattern() {
-        let err = load("description = \"d\"\n[analyzer]\nname = \"(abuse\"\n[observables]\nrandom = 1\n")
-            .unwrap_err();
-        let ScenarioError::Invalid { line, column, .. } = err else { panic!("{err}") };
+        let err =
+            load("description = \"d\"\n[analyzer]\nname = \"(abuse\"\n[observables]\nrandom = 1\n")
+                .unwrap_err();
+        let ScenarioError::Invalid { line, column, .. } = err else {
+            panic!("{err}")
+        };
         assert_eq!((line, column), (3, 8));
     }
 
@@ -297,7 +358,8 @@ mod tests {
 
     #[test]
     fn nothing_to_create_is_an_error() {
-        let err = load("description = \"d\"\n[analyzer]\nname = \"a\"\n[observables]\n").unwrap_err();
+        let err =
+            load("description = \"d\"\n[analyzer]\nname = \"a\"\n[observables]\n").unwrap_err();
         assert!(err.to_string().contains("no observable"), "{err}");
     }
 

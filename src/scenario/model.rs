@@ -126,7 +126,10 @@ impl PollSpec {
 
 impl Default for PollSpec {
     fn default() -> Self {
-        PollSpec { interval: Self::default_interval(), deadline: Self::default_deadline() }
+        PollSpec {
+            interval: Self::default_interval(),
+            deadline: Self::default_deadline(),
+        }
     }
 }
 

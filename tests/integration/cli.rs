@@ -10,38 +10,68 @@ use crate::support::{self, fast_config, start};
 
 fn hivecheck() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hivecheck"));
-    command.current_dir(support::root()).env_remove("THEHIVE_URL").env("NO_COLOR", "1");
-    for var in ["THEHIVE_ORG", "THEHIVE_USER", "THEHIVE_PASSWORD", "THEHIVE_API_KEY", "CORTEX_ID"] {
+    command
+        .current_dir(support::root())
+        .env_remove("THEHIVE_URL")
+        .env("NO_COLOR", "1");
+    for var in [
+        "THEHIVE_ORG",
+        "THEHIVE_USER",
+        "THEHIVE_PASSWORD",
+        "THEHIVE_API_KEY",
+        "CORTEX_ID",
+    ] {
         command.env_remove(var);
     }
     command
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[test]
 fn list_prints_trial_names_without_contacting_anything() {
-    let output = hivecheck().args(["run", "--list", "--url", "http://127.0.0.1:9"]).output().unwrap();
+    let output = hivecheck()
+        .args(["run", "--list", "--url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
 
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.lines().any(|l| l == "compact: test"), "{stdout}");
-    assert!(stdout.lines().all(|l| l.ends_with(": test")), "only trial lines: {stdout}");
+    assert!(
+        stdout.lines().all(|l| l.ends_with(": test")),
+        "only trial lines: {stdout}"
+    );
 }
 
 #[test]
 fn invalid_scenario_exits_3_with_file_line_and_hint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "description = \"x\"\n[analyzer]\nname = \"a\"\n[observables]\nrandom = 1\nrandon = 2\n").unwrap();
+    std::fs::write(
+        &path,
+        "description = \"x\"\n[analyzer]\nname = \"a\"\n[observables]\nrandom = 1\nrandon = 2\n",
+    )
+    .unwrap();
 
-    let output = hivecheck().args(["run", "--scenarios"]).arg(&path).output().unwrap();
+    let output = hivecheck()
+        .args(["run", "--scenarios"])
+        .arg(&path)
+        .output()
+        .unwrap();
 
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.toml:6:1: unknown field `randon`"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:6:1: unknown field `randon`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("(check the spelling"), "{stderr}");
 }
 
@@ -50,15 +80,32 @@ async fn wrong_password_exits_4_once_with_a_clear_message() {
     let emulator = start(fast_config()).await;
 
     let output = hivecheck()
-        .args(["run", "--url", &emulator.base_url(), "--org", "demo", "--user", "analyst@thehive.local"])
+        .args([
+            "run",
+            "--url",
+            &emulator.base_url(),
+            "--org",
+            "demo",
+            "--user",
+            "analyst@thehive.local",
+        ])
         .env("THEHIVE_PASSWORD", "not-the-password")
         .output()
         .unwrap();
 
     assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("user session `analyst@thehive.local` failed to authenticate: Authentication failure"), "{stderr}");
-    assert_eq!(stderr.matches("failed to authenticate").count(), 1, "said once, not per trial");
+    assert!(
+        stderr.contains(
+            "user session `analyst@thehive.local` failed to authenticate: Authentication failure"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("failed to authenticate").count(),
+        1,
+        "said once, not per trial"
+    );
     assert!(!text(&output).contains("not-the-password"));
 }
 
@@ -73,7 +120,16 @@ async fn failed_expectation_exits_101_and_a_passing_filter_exits_0() {
     .unwrap();
     let run = |extra: &[&str]| {
         hivecheck()
-            .args(["run", "--url", &emulator.base_url(), "--org", "demo", "--user", "analyst@thehive.local", "--scenarios"])
+            .args([
+                "run",
+                "--url",
+                &emulator.base_url(),
+                "--org",
+                "demo",
+                "--user",
+                "analyst@thehive.local",
+                "--scenarios",
+            ])
             .arg(dir.path())
             .args(extra)
             .env("THEHIVE_PASSWORD", &emulator.config().analyst_password)
@@ -85,7 +141,10 @@ async fn failed_expectation_exits_101_and_a_passing_filter_exits_0() {
     assert_eq!(failed.status.code(), Some(101), "{}", text(&failed));
     let stdout = String::from_utf8_lossy(&failed.stdout);
     assert!(stdout.contains("expected failure, got success"), "{stdout}");
-    assert!(stdout.contains("test result: FAILED. 0 passed; 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("test result: FAILED. 0 passed; 1 failed"),
+        "{stdout}"
+    );
 
     let filtered = run(&["--skip", "expects-failure"]);
     assert_eq!(filtered.status.code(), Some(0), "{}", text(&filtered));
@@ -95,7 +154,15 @@ async fn failed_expectation_exits_101_and_a_passing_filter_exits_0() {
 /// Starts `hivecheck emulate` on a free port and returns the process and its URL.
 fn spawn_emulator(password: &str) -> (Child, String) {
     let mut child = hivecheck()
-        .args(["emulate", "--bind", "127.0.0.1:0", "--analyst-password", password, "--notification-delay", "50ms"])
+        .args([
+            "emulate",
+            "--bind",
+            "127.0.0.1:0",
+            "--analyst-password",
+            password,
+            "--notification-delay",
+            "50ms",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -103,36 +170,36 @@ fn spawn_emulator(password: &str) -> (Child, String) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("a banner line").unwrap();
-    let url = first.split("listening on ").nth(1).expect("the banner names the URL").trim().to_owned();
+    let url = first
+        .split("listening on ")
+        .nth(1)
+        .expect("the banner names the URL")
+        .trim()
+        .to_owned();
     // Keep draining the banner so the emulator never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, url)
 }
 
+/// The working organisation's notification rules, read with the admin's basic auth.
 fn notification(url: &str) -> Value {
-    let response = reqwest::blocking_get(url);
-    response
-}
-
-mod reqwest {
-    //! A tiny blocking GET through the admin's basic auth, for checks from a plain #[test].
-    pub fn blocking_get(url: &str) -> serde_json::Value {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let client = ::reqwest::Client::new();
-            client
-                .get(format!("{url}/api/config/organisation/notification"))
-                .basic_auth("admin@thehive.local", Some("secret"))
-                .header("X-Organisation", "demo")
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()["value"]
-                .clone()
-        })
-    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{url}/api/config/organisation/notification"))
+            .basic_auth("admin@thehive.local", Some("secret"))
+            .header("X-Organisation", "demo")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["value"]
+            .clone()
+    })
 }
 
 #[test]
@@ -147,8 +214,19 @@ fn sigint_while_waiting_restores_the_configuration() {
     )
     .unwrap();
 
-    let mut run = hivecheck()
-        .args(["run", "--url", &url, "--org", "demo", "--user", "analyst@thehive.local", "--admin-user", "admin@thehive.local", "--out"])
+    let run = hivecheck()
+        .args([
+            "run",
+            "--url",
+            &url,
+            "--org",
+            "demo",
+            "--user",
+            "analyst@thehive.local",
+            "--admin-user",
+            "admin@thehive.local",
+            "--out",
+        ])
         .arg(dir.path().join("out"))
         .args(["--scenarios"])
         .arg(dir.path())
@@ -162,17 +240,27 @@ fn sigint_while_waiting_restores_the_configuration() {
     // Wait until the run has applied its rule, then interrupt it while it waits for jobs.
     let started = Instant::now();
     while notification(&url) == original {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never applied its rule");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never applied its rule"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let status = Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let output = run.wait_with_output().unwrap();
 
     assert_eq!(output.status.code(), Some(130), "{}", text(&output));
     assert_eq!(notification(&url), original, "the configuration is back");
-    assert!(text(&output).contains("interrupted by SIGINT"), "{}", text(&output));
+    assert!(
+        text(&output).contains("interrupted by SIGINT"),
+        "{}",
+        text(&output)
+    );
     let _ = emulator.kill();
     let _ = emulator.wait();
     assert_eq!(original, json!([]));

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use hivecheck::client::{ClientError, NewCase, NewObservable, ORG_HEADER, ORG_HEADER_RUNBOOK, Secret};
 use hivecheck::client::Auth;
+use hivecheck::client::{
+    ClientError, NewCase, NewObservable, ORG_HEADER, ORG_HEADER_RUNBOOK, Secret,
+};
 use hivecheck::emulator::{EmulatorConfig, Latency};
 use hivecheck::runner::RunError;
 use hivecheck::scenario::{AutorunVerdict, Outcome};
@@ -31,15 +33,24 @@ async fn compact_sequence_reads_the_taxonomies_of_each_artifact() {
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
 
-    let report = run(&ctx, &scenario(&ONE_IP.replace("random = 1", "random = 3"))).await.unwrap();
+    let report = run(&ctx, &scenario(&ONE_IP.replace("random = 1", "random = 3")))
+        .await
+        .unwrap();
 
     assert!(report.passed(), "{:?}", report.failures());
     assert_eq!(report.artifacts.len(), 3);
     for artifact in &report.artifacts {
         assert_eq!(artifact.outcome, Outcome::Success);
         assert_eq!(artifact.observable_report_keys, vec!["AbuseIPDB_1_0"]);
-        let predicates: Vec<&str> = artifact.taxonomies.iter().map(|t| t.predicate.as_str()).collect();
-        assert!(predicates.contains(&"Abuse Confidence Score"), "{predicates:?}");
+        let predicates: Vec<&str> = artifact
+            .taxonomies
+            .iter()
+            .map(|t| t.predicate.as_str())
+            .collect();
+        assert!(
+            predicates.contains(&"Abuse Confidence Score"),
+            "{predicates:?}"
+        );
         assert!(artifact.job_id.is_some() && artifact.time_to_result.is_some());
     }
 }
@@ -49,32 +60,51 @@ async fn wrong_password_names_the_session_that_failed() {
     let emulator = start(fast_config()).await;
     let out = tempfile::tempdir().unwrap();
     let mut target = target(&emulator);
-    target.user = Auth::Session { login: "analyst@thehive.local".into(), password: Secret::new("wrong-pw") };
+    target.user = Auth::Session {
+        login: "analyst@thehive.local".into(),
+        password: Secret::new("wrong-pw"),
+    };
     let ctx = context(target, out.path());
 
     let err = run(&ctx, &scenario(ONE_IP)).await.unwrap_err();
 
     let text = hivecheck::runner::render(&err, err.hint());
     assert!(text.contains("failed to open the user session"), "{text}");
-    assert!(text.contains("user session `analyst@thehive.local` failed to authenticate"), "{text}");
+    assert!(
+        text.contains("user session `analyst@thehive.local` failed to authenticate"),
+        "{text}"
+    );
     assert!(text.contains("Authentication failure"), "{text}");
-    assert!(!text.contains("wrong-pw"), "the password must not appear: {text}");
+    assert!(
+        !text.contains("wrong-pw"),
+        "the password must not appear: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_without_the_british_org_header_lands_in_the_default_org() {
     let emulator = start(fast_config()).await;
     // Logged in as the runbook does: no organisation at login, so the session's is `admin`.
-    let runbook_admin = hivecheck::client::TheHive::connect(&support::endpoint(&emulator), &support::admin(&emulator), None, "admin")
-        .await
-        .unwrap()
-        .with_org(Some("demo"));
+    let runbook_admin = hivecheck::client::TheHive::connect(
+        &support::endpoint(&emulator),
+        &support::admin(&emulator),
+        None,
+        "admin",
+    )
+    .await
+    .unwrap()
+    .with_org(Some("demo"));
     let admin = support::session(&emulator, &support::admin(&emulator)).await;
     let rule = json!({"value": [{"delegate": false, "trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "x"}}]});
 
     // The runbook's header: TheHive ignores it, so the admin writes to its own org, `admin`.
     let runbook = runbook_admin
-        .raw(Method::PUT, "/api/config/organisation/notification", Some(&rule), ORG_HEADER_RUNBOOK)
+        .raw(
+            Method::PUT,
+            "/api/config/organisation/notification",
+            Some(&rule),
+            ORG_HEADER_RUNBOOK,
+        )
         .await
         .unwrap();
     assert_eq!(runbook.status, 200);
@@ -82,11 +112,19 @@ async fn a_call_without_the_british_org_header_lands_in_the_default_org() {
     assert_eq!(demo["value"], json!([]), "the working org is untouched");
 
     let real = admin
-        .raw(Method::PUT, "/api/config/organisation/notification", Some(&rule), ORG_HEADER)
+        .raw(
+            Method::PUT,
+            "/api/config/organisation/notification",
+            Some(&rule),
+            ORG_HEADER,
+        )
         .await
         .unwrap();
     assert_eq!(real.status, 200);
-    assert_eq!(admin.get_org_config("notification").await.unwrap()["value"], rule["value"]);
+    assert_eq!(
+        admin.get_org_config("notification").await.unwrap()["value"],
+        rule["value"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -95,11 +133,26 @@ async fn unknown_analyzer_lists_the_available_names() {
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
 
-    let err = run(&ctx, &scenario(&ONE_IP.replace("abuseipdb_1_0", "virustotal"))).await.unwrap_err();
+    let err = run(
+        &ctx,
+        &scenario(&ONE_IP.replace("abuseipdb_1_0", "virustotal")),
+    )
+    .await
+    .unwrap_err();
 
-    let RunError::NoAnalyzer { ref available, ref cortex, .. } = err else { panic!("{err}") };
+    let RunError::NoAnalyzer {
+        ref available,
+        ref cortex,
+        ..
+    } = err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(cortex, "cortex0");
-    assert!(available.contains("AbuseIPDB_1_0 (cortex0)") && available.contains("AbuseIPDB_2_0"), "{available}");
+    assert!(
+        available.contains("AbuseIPDB_1_0 (cortex0)") && available.contains("AbuseIPDB_2_0"),
+        "{available}"
+    );
     assert!(err.hint().unwrap().contains("enabled in Cortex"));
 }
 
@@ -109,11 +162,17 @@ async fn analyzers_on_another_cortex_server_do_not_count() {
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
 
-    let err = run(&ctx, &scenario(&ONE_IP.replace("[observables]", "cortex = \"cortex1\"\n[observables]")))
-        .await
-        .unwrap_err();
+    let err = run(
+        &ctx,
+        &scenario(&ONE_IP.replace("[observables]", "cortex = \"cortex1\"\n[observables]")),
+    )
+    .await
+    .unwrap_err();
 
-    assert!(matches!(err, RunError::NoAnalyzer { ref cortex, .. } if cortex == "cortex1"), "{err}");
+    assert!(
+        matches!(err, RunError::NoAnalyzer { ref cortex, .. } if cortex == "cortex1"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,29 +180,50 @@ async fn missing_cortex_id_surfaces_thehives_400() {
     let emulator = start(fast_config()).await;
     let user = support::session(&emulator, &support::analyst(&emulator)).await;
     let case = user
-        .create_case(&NewCase { title: "t".into(), description: "d".into(), tags: vec![] })
+        .create_case(&NewCase {
+            title: "t".into(),
+            description: "d".into(),
+            tags: vec![],
+        })
         .await
         .unwrap();
     let created = user
-        .create_observables(case.id(), &NewObservable {
-            data_type: "ip".into(),
-            data: "1.1.1.1".into(),
-            message: "m".into(),
-            tlp: 2,
-            tags: vec![],
-        })
+        .create_observables(
+            case.id(),
+            &NewObservable {
+                data_type: "ip".into(),
+                data: "1.1.1.1".into(),
+                message: "m".into(),
+                tlp: 2,
+                tags: vec![],
+            },
+        )
         .await
         .unwrap();
     let artifact = created.created[0].id().to_owned();
 
     let err = user
-        .call::<Value>(Method::POST, "/api/connector/cortex/job", Some(&json!({"analyzerId": "AbuseIPDB_1_0", "artifactId": artifact})))
+        .call::<Value>(
+            Method::POST,
+            "/api/connector/cortex/job",
+            Some(&json!({"analyzerId": "AbuseIPDB_1_0", "artifactId": artifact})),
+        )
         .await
         .unwrap_err();
 
-    let ClientError::Attributes { ref attributes, ref message, .. } = err else { panic!("{err}") };
+    let ClientError::Attributes {
+        ref attributes,
+        ref message,
+        ..
+    } = err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(attributes, &vec!["cortexId".to_owned()]);
-    assert!(message.contains("Attribute cortexId is missing"), "{message}");
+    assert!(
+        message.contains("Attribute cortexId is missing"),
+        "{message}"
+    );
     assert!(err.hint().unwrap().contains("cortexId"));
 }
 
@@ -159,14 +239,26 @@ async fn job_failure_shows_cortexs_error_message() {
     let artifact = &report.artifacts[0];
     assert_eq!(artifact.outcome, Outcome::Failure);
     assert_eq!(artifact.status, "Failure");
-    assert!(artifact.error.as_deref().unwrap().starts_with("Unable to query AbuseIPDB API"));
+    assert!(
+        artifact
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Unable to query AbuseIPDB API")
+    );
     let failures = report.failures().join("\n");
-    assert!(failures.contains("expected success, got failure (Unable to query AbuseIPDB API)"), "{failures}");
+    assert!(
+        failures.contains("expected success, got failure (Unable to query AbuseIPDB API)"),
+        "{failures}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn job_stuck_waiting_past_the_deadline_shows_the_last_status() {
-    let config = EmulatorConfig { job_latency: Latency::fixed(Duration::from_secs(3600)), ..fast_config() };
+    let config = EmulatorConfig {
+        job_latency: Latency::fixed(Duration::from_secs(3600)),
+        ..fast_config()
+    };
     let emulator = start(config).await;
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
@@ -178,7 +270,10 @@ async fn job_stuck_waiting_past_the_deadline_shows_the_last_status() {
     let artifact = &report.artifacts[0];
     assert_eq!(artifact.outcome, Outcome::Timeout);
     assert_eq!(artifact.status, "timeout (Waiting, no report)");
-    assert!(started.elapsed() < Duration::from_secs(5), "polling stops at the deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "polling stops at the deadline"
+    );
     assert!(!report.passed());
 }
 
@@ -194,9 +289,15 @@ async fn cache_hit_born_success_waits_for_the_report() {
 
     assert!(!first.artifacts[0].from_cache);
     let cached = &second.artifacts[0];
-    assert!(cached.from_cache, "the second job is Cortex's cached one, born Success");
+    assert!(
+        cached.from_cache,
+        "the second job is Cortex's cached one, born Success"
+    );
     assert_eq!(cached.outcome, Outcome::Success);
-    assert!(!cached.taxonomies.is_empty(), "the report was awaited, not skipped");
+    assert!(
+        !cached.taxonomies.is_empty(),
+        "the report was awaited, not skipped"
+    );
     assert_eq!(cached.taxonomies, first.artifacts[0].taxonomies);
 }
 
@@ -207,7 +308,11 @@ async fn duplicate_observable_is_rejected_with_thehives_reason() {
     let ctx = context(target(&emulator), out.path());
     let user = support::session(&emulator, &support::analyst(&emulator)).await;
     let case = user
-        .create_case(&NewCase { title: "existing".into(), description: "d".into(), tags: vec![] })
+        .create_case(&NewCase {
+            title: "existing".into(),
+            description: "d".into(),
+            tags: vec![],
+        })
         .await
         .unwrap();
     let observable = NewObservable {
@@ -217,9 +322,14 @@ async fn duplicate_observable_is_rejected_with_thehives_reason() {
         tlp: 2,
         tags: vec![],
     };
-    user.create_observables(case.id(), &observable).await.unwrap();
+    user.create_observables(case.id(), &observable)
+        .await
+        .unwrap();
 
-    let direct = user.create_observables(case.id(), &observable).await.unwrap();
+    let direct = user
+        .create_observables(case.id(), &observable)
+        .await
+        .unwrap();
     assert!(direct.created.is_empty());
     assert_eq!(direct.failed[0].message, "Observable already exists");
 
@@ -251,13 +361,15 @@ deadline = "3s"
 expect = "fired"
 "#;
 
-const WEBHOOK_RULE: &str =
-    r#"[{"delegate": false, "trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "soc"}}]"#;
+const WEBHOOK_RULE: &str = r#"[{"delegate": false, "trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "soc"}}]"#;
 
 async fn preset_rules(emulator: &hivecheck::emulator::Emulator) -> Value {
     let admin = support::session(emulator, &support::admin(emulator)).await;
     let value: Value = serde_json::from_str(WEBHOOK_RULE).unwrap();
-    admin.put_org_config("notification", &json!({ "value": value })).await.unwrap();
+    admin
+        .put_org_config("notification", &json!({ "value": value }))
+        .await
+        .unwrap();
     value
 }
 
@@ -286,7 +398,10 @@ async fn real_rule_fires_and_the_configuration_is_restored() {
     }
     assert_eq!(current_rules(&emulator).await, before);
     let saved = std::fs::read_to_string(autorun.saved_to.as_ref().unwrap()).unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&saved).unwrap()["value"], before);
+    assert_eq!(
+        serde_json::from_str::<Value>(&saved).unwrap()["value"],
+        before
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,9 +426,15 @@ async fn appending_keeps_the_rules_that_were_there() {
         })
     };
     let report = run(&ctx, &scenario(AUTORUN)).await.unwrap();
-    let during = watcher.await.unwrap().expect("our rule was added beside the existing one");
+    let during = watcher
+        .await
+        .unwrap()
+        .expect("our rule was added beside the existing one");
 
-    assert_eq!(during[0], before[0], "the existing rule stays first and unchanged");
+    assert_eq!(
+        during[0], before[0],
+        "the existing rule stays first and unchanged"
+    );
     assert_eq!(during[1]["notifier"]["name"], "RunAnalyzer");
     assert_eq!(report.autorun.unwrap().verdict, AutorunVerdict::Fired);
     assert_eq!(current_rules(&emulator).await, before);
@@ -324,15 +445,30 @@ async fn runbook_body_is_stored_but_never_fires() {
     let emulator = start(fast_config()).await;
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
-    let text = AUTORUN.replace("template = \"thehive4\"", "template = \"runbook\"").replace("deadline = \"3s\"", "deadline = \"600ms\"").replace("expect = \"fired\"", "expect = \"never-fired\"");
+    let text = AUTORUN
+        .replace("template = \"thehive4\"", "template = \"runbook\"")
+        .replace("deadline = \"3s\"", "deadline = \"600ms\"")
+        .replace("expect = \"fired\"", "expect = \"never-fired\"");
 
     let report = run(&ctx, &scenario(&text)).await.unwrap();
 
     let autorun = report.autorun.as_ref().unwrap();
     assert_eq!(autorun.stored, "stored as sent");
     assert_eq!(autorun.verdict, AutorunVerdict::NeverFired);
-    assert!(autorun.diff.iter().any(|l| l.contains("not a list of {trigger, notifier} rules")), "{:?}", autorun.diff);
-    assert!(report.artifacts.iter().all(|a| a.outcome == Outcome::Timeout && a.job_id.is_none()));
+    assert!(
+        autorun
+            .diff
+            .iter()
+            .any(|l| l.contains("not a list of {trigger, notifier} rules")),
+        "{:?}",
+        autorun.diff
+    );
+    assert!(
+        report
+            .artifacts
+            .iter()
+            .all(|a| a.outcome == Outcome::Timeout && a.job_id.is_none())
+    );
     assert!(report.passed(), "{:?}", report.failures());
     assert_eq!(current_rules(&emulator).await, json!([]));
 }
@@ -342,13 +478,21 @@ async fn fired_rule_with_a_failing_analyzer_is_its_own_verdict() {
     let emulator = start(fast_config()).await;
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
-    let text = AUTORUN.replace("random = 2", "[[observables.items]]\ndata = \"8.8.8.x\"").replace("expect = \"fired\"", "expect = \"analyzer-failed\"");
+    let text = AUTORUN
+        .replace("random = 2", "[[observables.items]]\ndata = \"8.8.8.x\"")
+        .replace("expect = \"fired\"", "expect = \"analyzer-failed\"");
 
     let report = run(&ctx, &scenario(&text)).await.unwrap();
 
     let autorun = report.autorun.as_ref().unwrap();
     assert_eq!(autorun.verdict, AutorunVerdict::AnalyzerFailed);
-    assert!(report.artifacts[0].error.as_deref().unwrap().contains("Unable to query AbuseIPDB API"));
+    assert!(
+        report.artifacts[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Unable to query AbuseIPDB API")
+    );
     assert!(report.passed(), "{:?}", report.failures());
 }
 
@@ -365,13 +509,19 @@ async fn analyst_cannot_configure_and_the_verdict_says_rejected() {
     let autorun = report.autorun.as_ref().unwrap();
     assert_eq!(autorun.verdict, AutorunVerdict::Rejected);
     let why = autorun.diff.join("\n");
-    assert!(why.contains("is not allowed to PUT /api/config/organisation/notification"), "{why}");
+    assert!(
+        why.contains("is not allowed to PUT /api/config/organisation/notification"),
+        "{why}"
+    );
     assert!(why.contains("manageConfig"), "{why}");
     assert!(!report.passed());
 
     // The client's own error carries a hint about the profile.
     let analyst = support::session(&emulator, &support::analyst(&emulator)).await;
-    let err = analyst.put_org_config("notification", &json!({"value": []})).await.unwrap_err();
+    let err = analyst
+        .put_org_config("notification", &json!({"value": []}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ClientError::Forbidden { .. }), "{err}");
     assert!(err.hint().unwrap().contains("org-admin"));
 }
@@ -383,12 +533,18 @@ async fn configuration_is_restored_after_a_failed_run() {
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
     // Expect the runbook body to fire: it never does, so the trial fails.
-    let text = AUTORUN.replace("template = \"thehive4\"", "template = \"runbook\"").replace("deadline = \"3s\"", "deadline = \"300ms\"");
+    let text = AUTORUN
+        .replace("template = \"thehive4\"", "template = \"runbook\"")
+        .replace("deadline = \"3s\"", "deadline = \"300ms\"");
 
     let report = run(&ctx, &scenario(&text)).await.unwrap();
 
     assert!(!report.passed());
-    assert!(report.failures()[0].contains("autorun verdict is never-fired, expected fired"), "{:?}", report.failures());
+    assert!(
+        report.failures()[0].contains("autorun verdict is never-fired, expected fired"),
+        "{:?}",
+        report.failures()
+    );
     assert!(report.autorun.unwrap().restored);
     assert_eq!(current_rules(&emulator).await, before);
 }
@@ -399,7 +555,9 @@ async fn configuration_is_restored_when_interrupted() {
     let before = preset_rules(&emulator).await;
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
-    let text = AUTORUN.replace("template = \"thehive4\"", "template = \"runbook\"").replace("deadline = \"3s\"", "deadline = \"30s\"");
+    let text = AUTORUN
+        .replace("template = \"thehive4\"", "template = \"runbook\"")
+        .replace("deadline = \"3s\"", "deadline = \"30s\"");
 
     let interrupt = ctx.interrupt.clone();
     tokio::spawn(async move {
@@ -408,6 +566,9 @@ async fn configuration_is_restored_when_interrupted() {
     });
     let err = run(&ctx, &scenario(&text)).await.unwrap_err();
 
-    assert!(matches!(err, RunError::Interrupted { ref signal } if signal == "SIGINT"), "{err}");
+    assert!(
+        matches!(err, RunError::Interrupted { ref signal } if signal == "SIGINT"),
+        "{err}"
+    );
     assert_eq!(current_rules(&emulator).await, before);
 }

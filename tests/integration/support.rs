@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use hivecheck::client::{Auth, Endpoint, Secret, TheHive};
 use hivecheck::emulator::{Emulator, EmulatorConfig, Latency};
-use hivecheck::runner::{self, RunContext, RunError, RunOptions, SnapshotMode, Target, TrialReport};
+use hivecheck::runner::{
+    self, RunContext, RunError, RunOptions, SnapshotMode, Target, TrialReport,
+};
 use hivecheck::scenario::{self, Scenario};
 
 /// An emulator whose jobs and notifications take a few tens of milliseconds.
 pub fn fast_config() -> EmulatorConfig {
     EmulatorConfig {
-        job_latency: Latency { min: Duration::from_millis(40), max: Duration::from_millis(120) },
+        job_latency: Latency {
+            min: Duration::from_millis(40),
+            max: Duration::from_millis(120),
+        },
         refresh_delay: Duration::from_millis(30),
         notification_delay: Duration::from_millis(50),
         analyst_password: "analyst-sentinel-pw".to_owned(),
@@ -21,7 +26,9 @@ pub fn fast_config() -> EmulatorConfig {
 }
 
 pub async fn start(config: EmulatorConfig) -> Emulator {
-    Emulator::start(config).await.expect("the emulator starts on 127.0.0.1:0")
+    Emulator::start(config)
+        .await
+        .expect("the emulator starts on 127.0.0.1:0")
 }
 
 pub fn analyst(emulator: &Emulator) -> Auth {
@@ -78,9 +85,22 @@ pub fn scenario(text: &str) -> Arc<Scenario> {
 
 pub async fn run(ctx: &Arc<RunContext>, scenario: &Arc<Scenario>) -> Result<TrialReport, RunError> {
     let pattern = scenario.analyzers[0].clone();
-    runner::run_trial(ctx.clone(), scenario.clone(), pattern, scenario.name.clone()).await
+    runner::run_trial(
+        ctx.clone(),
+        scenario.clone(),
+        pattern,
+        scenario.name.clone(),
+    )
+    .await
 }
 
 pub async fn session(emulator: &Emulator, auth: &Auth) -> TheHive {
-    TheHive::connect(&endpoint(emulator), auth, Some(&emulator.config().org), "test").await.unwrap()
+    TheHive::connect(
+        &endpoint(emulator),
+        auth,
+        Some(&emulator.config().org),
+        "test",
+    )
+    .await
+    .unwrap()
 }
