@@ -29,6 +29,95 @@ pub enum Command {
     Preflight(Box<PreflightArgs>),
     /// Serve the built-in TheHive + Cortex emulator until interrupted.
     Emulate(Box<EmulatorArgs>),
+    /// Bring a bootstrapped TheHive + Cortex container stack up, or take it down.
+    Stack {
+        /// Up or down.
+        #[command(subcommand)]
+        action: StackAction,
+    },
+}
+
+/// `hivecheck stack up|down`.
+#[derive(Debug, Subcommand)]
+pub enum StackAction {
+    /// Start and bootstrap the stack, print how to reach it, and leave it running.
+    Up(StackArgs),
+    /// Remove the stack's containers and network (only what carries hivecheck's stack label).
+    Down {
+        /// The stack to remove; all hivecheck stacks when absent.
+        #[arg(long = "stack-name")]
+        name: Option<String>,
+    },
+}
+
+/// Images and naming of a container stack.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
+    /// The stack's name (containers `hivecheck-NAME-*`, network `hivecheck-NAME`); `default`
+    /// for `stack up`, a fresh one for each `run --stack containers`.
+    #[arg(long = "stack-name")]
+    pub name: Option<String>,
+    /// Use this hivecheck emulator image for both TheHive and Cortex (no Cassandra or
+    /// Elasticsearch), e.g. `hivecheck-emulator:local` from docker/build-emulator-image.sh.
+    #[arg(long, value_name = "IMAGE")]
+    pub emulator_image: Option<String>,
+    /// TheHive's image.
+    #[arg(long, default_value = "strangebee/thehive:5.7.5", value_name = "IMAGE")]
+    pub thehive_image: String,
+    /// Cortex's image.
+    #[arg(
+        long,
+        default_value = "thehiveproject/cortex:4.1.0",
+        value_name = "IMAGE"
+    )]
+    pub cortex_image: String,
+    /// Cassandra's image.
+    #[arg(long, default_value = "cassandra:4.1.12", value_name = "IMAGE")]
+    pub cassandra_image: String,
+    /// Elasticsearch's image.
+    #[arg(long, default_value = "elasticsearch:8.19.20", value_name = "IMAGE")]
+    pub elasticsearch_image: String,
+    /// The analyzer to enable in Cortex (its key from ABUSEIPDB_KEY).
+    #[arg(long, default_value = "AbuseIPDB_1_0")]
+    pub analyzer: String,
+    /// How long a container may take to become ready.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub startup_timeout: std::time::Duration,
+}
+
+impl StackArgs {
+    /// The stack configuration these flags describe; `fallback` names it when no name is given.
+    pub fn config(
+        &self,
+        fallback: &str,
+        keep: bool,
+        log_dir: Option<PathBuf>,
+    ) -> crate::stack::StackConfig {
+        let images = match &self.emulator_image {
+            Some(image) => crate::stack::Images::emulator(image),
+            None => crate::stack::Images {
+                thehive: self.thehive_image.clone(),
+                cortex: self.cortex_image.clone(),
+                cassandra: self.cassandra_image.clone(),
+                elasticsearch: self.elasticsearch_image.clone(),
+                emulator: false,
+            },
+        };
+        let name = self.name.clone().unwrap_or_else(|| fallback.to_owned());
+        let mut config = crate::stack::StackConfig::new(&name, images);
+        config.keep = keep;
+        config.analyzer = self.analyzer.clone();
+        config.startup_timeout = self.startup_timeout;
+        config.log_dir = log_dir;
+        config
+    }
+}
+
+/// Where `hivecheck run` sends its scenarios besides a URL or the in-process emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StackKind {
+    /// A TheHive + Cortex stack in containers, brought up for the run.
+    Containers,
 }
 
 /// Flags of `hivecheck run`.
@@ -55,6 +144,12 @@ pub struct RunArgs {
     /// Where notification templates are looked up by name.
     #[arg(long, default_value = "fixtures", value_name = "DIR")]
     pub fixtures: PathBuf,
+    /// Run against a container stack brought up for the run (removed after unless --keep).
+    #[arg(long, value_enum)]
+    pub stack: Option<StackKind>,
+    /// The container stack's images and name.
+    #[command(flatten)]
+    pub stack_args: StackArgs,
     /// libtest's flags: filter, --exact, --skip, --list, --ignored, --test-threads, …
     #[command(flatten)]
     pub test: libtest_mimic::Arguments,
@@ -87,18 +182,85 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Emulate(args) => emulate(*args),
+        Command::Stack { action } => stack(action),
+    }
+}
+
+fn stack(action: StackAction) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(
+                exit::STACK,
+                &format!("failed to start the async runtime: {error}"),
+            );
+        }
+    };
+    match action {
+        StackAction::Up(args) => {
+            let config = args.config("default", true, Some(PathBuf::from("hivecheck-out")));
+            match runtime.block_on(crate::stack::Stack::up(config)) {
+                Ok(stack) => match write_stack_env(&stack) {
+                    Ok(path) => {
+                        let c = &stack.credentials;
+                        println!("stack `{}` is up and bootstrapped", stack.name);
+                        println!(
+                            "  TheHive {}, Cortex {} (server `{}`)",
+                            stack.thehive_url, stack.cortex_url, c.cortex
+                        );
+                        println!(
+                            "  organisation `{}`, user `{}`, admin `{}`",
+                            c.org, c.user, c.admin
+                        );
+                        println!(
+                            "run the scenarios against it (credentials in a file readable only by you):"
+                        );
+                        println!("  set -a; . {}; set +a; hivecheck run", path.display());
+                        println!(
+                            "take it down: hivecheck stack down --stack-name {}",
+                            stack.name
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => fail(
+                        exit::STACK,
+                        &format!("failed to write the stack's environment file: {error}"),
+                    ),
+                },
+                Err(error) => fail(exit::STACK, &crate::runner::render(&error, error.hint())),
+            }
+        }
+        StackAction::Down { name } => {
+            match runtime.block_on(crate::stack::remove_by_label(name.as_deref())) {
+                Ok(removed) if removed.is_empty() => {
+                    println!("no hivecheck stack container found");
+                    ExitCode::SUCCESS
+                }
+                Ok(removed) => {
+                    println!("removed {}", removed.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(exit::STACK, &crate::runner::render(&error, error.hint())),
+            }
+        }
     }
 }
 
 /// `hivecheck run`.
 pub fn run(args: RunArgs) -> ExitCode {
     let emulator = crate::emulator::EmulatorConfig::default();
+    let fresh = format!("run-{:04x}", rand::random::<u16>());
+    let stack = args.stack.map(|_| {
+        args.stack_args
+            .config(&fresh, args.keep, Some(args.out.clone()))
+    });
     let settings = RunSettings {
         scenarios: args.scenarios,
         seed: args.seed,
         snapshots: args.snapshots,
         out_dir: args.out,
         keep: args.keep,
+        stack,
         fixtures: args.fixtures,
         emulator,
     };
@@ -126,6 +288,38 @@ fn emulate(args: EmulatorArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(exit::EMULATOR, &crate::runner::render(&error, None)),
     }
+}
+
+/// Writes `THEHIVE_*` variables for the stack to `hivecheck-out/stack-<name>.env`, mode 0600,
+/// so its generated secrets reach the next command without being printed.
+fn write_stack_env(stack: &crate::stack::Stack) -> std::io::Result<PathBuf> {
+    let c = &stack.credentials;
+    let secret = |s: &Option<crate::client::Secret>| {
+        s.as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default()
+    };
+    let text = format!(
+        "THEHIVE_URL={}\nTHEHIVE_ORG={}\nTHEHIVE_USER={}\nTHEHIVE_PASSWORD={}\nTHEHIVE_API_KEY={}\n\
+         THEHIVE_ADMIN_USER={}\nTHEHIVE_ADMIN_PASSWORD={}\nCORTEX_ID={}\n",
+        stack.thehive_url,
+        c.org,
+        c.user,
+        secret(&c.password),
+        secret(&c.api_key),
+        c.admin,
+        secret(&c.admin_password),
+        c.cortex
+    );
+    let dir = PathBuf::from("hivecheck-out");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("stack-{}.env", stack.name));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, text.as_bytes())?;
+    Ok(path)
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -29,3 +29,5 @@ pub const PREFLIGHT_CORTEX: u8 = 14;
 pub const PREFLIGHT_ANALYZER: u8 = 15;
 /// Preflight: TheHive 5's licence does not allow what a scenario needs.
 pub const PREFLIGHT_LICENCE: u8 = 16;
+/// The container stack could not be brought up (no Docker, an image missing, a bootstrap step).
+pub const STACK: u8 = 6;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use libtest_mimic::{Arguments, Failed, Trial};
 use tokio::runtime::Runtime;
 
+use crate::client::{Auth, Endpoint, Secret};
 use crate::config::{TargetArgs, TargetPlan};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::exit;
@@ -21,6 +22,7 @@ use crate::preflight;
 use crate::report::{self, SnapshotCheck};
 use crate::runner::{self, RunContext, RunOptions, SnapshotMode, Target, TrialReport, render};
 use crate::scenario::{self, Scenario};
+use crate::stack::{Stack, StackConfig};
 
 /// Everything `hivecheck run` needs besides the target.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct RunSettings {
     pub fixtures: PathBuf,
     /// The emulator's settings when no target is given.
     pub emulator: EmulatorConfig,
+    /// A container stack to bring up and run against (`--stack containers`).
+    pub stack: Option<StackConfig>,
 }
 
 /// A prepared run.
@@ -52,8 +56,34 @@ struct Live {
     runtime: Arc<Runtime>,
     ctx: Arc<RunContext>,
     reports: Arc<Mutex<Vec<Recorded>>>,
-    // Kept alive for the whole run; dropped after the trials.
-    _emulator: Option<Emulator>,
+    // Kept alive for the whole run; taken down after the trials.
+    backend: Backend,
+}
+
+/// What serves the target, when hivecheck started it.
+pub enum Backend {
+    /// A real TheHive someone else runs.
+    External,
+    /// The in-process emulator.
+    Emulator(Emulator),
+    /// A container stack, removed at the end unless kept.
+    Stack(Box<Stack>, bool),
+}
+
+impl Backend {
+    /// Takes the backend down: the container stack is removed unless kept.
+    pub fn finish(self, runtime: &Runtime) {
+        if let Backend::Stack(stack, keep) = self {
+            let name = stack.name.clone();
+            if keep {
+                eprintln!(
+                    "stack `{name}` kept running; `hivecheck stack down --name {name}` removes it"
+                );
+            } else if let Err(error) = runtime.block_on(stack.down()) {
+                eprintln!("error: {}", render(&error, error.hint()));
+            }
+        }
+    }
 }
 
 /// A trial's end, as the exit code needs it.
@@ -87,7 +117,8 @@ impl Harness {
         }
 
         let runtime = new_runtime()?;
-        let (target, emulator) = start_target(&runtime, target, &settings.emulator)?;
+        let (target, backend) =
+            start_target(&runtime, target, &settings.emulator, settings.stack.clone())?;
 
         let run_seed = settings.seed.unwrap_or_else(crate::ipgen::random_seed);
         let options = RunOptions {
@@ -131,7 +162,7 @@ impl Harness {
                 runtime,
                 ctx,
                 reports: Arc::default(),
-                _emulator: emulator,
+                backend,
             }),
         })
     }
@@ -173,6 +204,7 @@ impl Harness {
         let Some(live) = self.live else {
             return ExitCode::SUCCESS;
         };
+        live.backend.finish(&live.runtime);
         let reports = live.reports.lock().unwrap_or_else(|p| p.into_inner());
         write_json_report(&live.ctx, &reports);
         if live.ctx.interrupt.raised().is_some() {
@@ -201,19 +233,31 @@ pub fn new_runtime() -> Result<Arc<Runtime>, Stop> {
         })
 }
 
-/// Resolves the target flags; without a URL, starts the built-in emulator (kept alive by the
-/// returned handle).
+/// Resolves the target: a container stack when asked, else the flags; without a URL, starts
+/// the built-in emulator. The returned backend keeps it alive.
 pub fn start_target(
     runtime: &Runtime,
     args: &TargetArgs,
     emulator: &EmulatorConfig,
-) -> Result<(Target, Option<Emulator>), Stop> {
+    stack: Option<StackConfig>,
+) -> Result<(Target, Backend), Stop> {
+    if let Some(config) = stack {
+        let keep = config.keep;
+        let stack = runtime.block_on(Stack::up(config)).map_err(|e| Stop {
+            code: exit::STACK,
+            message: render(&e, e.hint()),
+        })?;
+        return Ok((
+            stack_target(&stack, args),
+            Backend::Stack(Box::new(stack), keep),
+        ));
+    }
     let plan = args.resolve().map_err(|e| Stop {
         code: exit::USAGE,
         message: render(&e, Some(e.hint())),
     })?;
     match plan {
-        TargetPlan::Remote(target) => Ok((*target, None)),
+        TargetPlan::Remote(target) => Ok((*target, Backend::External)),
         TargetPlan::Builtin => {
             let emulator = runtime
                 .block_on(Emulator::start(emulator.clone()))
@@ -221,8 +265,38 @@ pub fn start_target(
                     code: exit::EMULATOR,
                     message: render(&e, None),
                 })?;
-            Ok((builtin_target(&emulator, args), Some(emulator)))
+            Ok((builtin_target(&emulator, args), Backend::Emulator(emulator)))
         }
+    }
+}
+
+/// The target of a bootstrapped container stack: its analyst by session, its admin by basic.
+pub fn stack_target(stack: &Stack, args: &TargetArgs) -> Target {
+    let credentials = &stack.credentials;
+    let password = credentials
+        .password
+        .clone()
+        .unwrap_or_else(|| Secret::new(""));
+    Target {
+        label: format!("container stack `{}` at {}", stack.name, stack.thehive_url),
+        endpoint: Endpoint::parse(&stack.thehive_url).expect("the stack's URL is valid"),
+        org: Some(credentials.org.clone()),
+        user: Auth::Session {
+            login: credentials.user.clone(),
+            password,
+        },
+        admin: credentials
+            .admin_password
+            .clone()
+            .map(|password| Auth::Basic {
+                login: credentials.admin.clone(),
+                password,
+            }),
+        cortex: args
+            .cortex_id
+            .clone()
+            .or_else(|| Some(credentials.cortex.clone())),
+        builtin: false,
     }
 }
 
@@ -234,7 +308,7 @@ pub fn preflight_only(
 ) -> Result<(), Stop> {
     let scenarios = load(scenarios)?;
     let runtime = new_runtime()?;
-    let (target, _emulator) = start_target(&runtime, args, emulator)?;
+    let (target, backend) = start_target(&runtime, args, emulator, None)?;
     let options = RunOptions {
         seed_override: None,
         run_seed: 0,
@@ -245,6 +319,7 @@ pub fn preflight_only(
     };
     let ctx = RunContext::new(target, options);
     let report = runtime.block_on(preflight::run(&ctx, &scenarios));
+    backend.finish(&runtime);
     let text = report.render(&ctx.target.label);
     match report.failure() {
         None => {
@@ -290,19 +365,18 @@ fn write_json_report(ctx: &RunContext, reports: &[Recorded]) {
 /// its admin for configuration, both by session login as in the runbook.
 fn builtin_target(emulator: &Emulator, args: &TargetArgs) -> Target {
     let config = emulator.config();
-    let endpoint = crate::client::Endpoint::parse(&emulator.base_url())
-        .expect("the emulator's own URL is valid");
+    let endpoint = Endpoint::parse(&emulator.base_url()).expect("the emulator's own URL is valid");
     Target {
         label: format!("built-in emulator at {}", emulator.base_url()),
         endpoint,
         org: Some(config.org.clone()),
-        user: crate::client::Auth::Session {
+        user: Auth::Session {
             login: config.analyst_login.clone(),
-            password: crate::client::Secret::new(config.analyst_password.clone()),
+            password: Secret::new(config.analyst_password.clone()),
         },
-        admin: Some(crate::client::Auth::Session {
+        admin: Some(Auth::Session {
             login: config.admin_login.clone(),
-            password: crate::client::Secret::new(config.admin_password.clone()),
+            password: Secret::new(config.admin_password.clone()),
         }),
         cortex: args.cortex_id.clone(),
         builtin: true,

@@ -16,3 +16,4 @@ pub mod preflight;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod stack;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         keep: false,
         fixtures: root.join("fixtures"),
         emulator: EmulatorConfig::default(),
+        stack: None,
     };
     match Harness::prepare(&args, &TargetArgs::default(), settings) {
         Ok(harness) => harness.run(&args),
