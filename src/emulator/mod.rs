@@ -77,6 +77,10 @@ mod request;
 mod server;
 mod session;
 mod store;
+mod th5_api;
+mod th5_cortex;
+mod th5_query;
+mod th5_shape;
 
 pub use args::EmulatorArgs;
 pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
