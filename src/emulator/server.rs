@@ -201,10 +201,7 @@ fn thehive5_routes(prefix: &str) -> Router<App> {
                 get(cortex::get_analyzer),
             )
             .route(&format!("{connector}/job"), post(th5_cortex::create_job))
-            .route(
-                &format!("{connector}/job/{{id}}"),
-                get(th5_cortex::get_job),
-            );
+            .route(&format!("{connector}/job/{{id}}"), get(th5_cortex::get_job));
     }
     routes
 }

@@ -335,7 +335,10 @@ impl Store {
         };
         store.users = vec![admin, analyst];
         for (name, description) in [
-            (ADMIN_ORG.to_owned(), "organisation for administration".to_owned()),
+            (
+                ADMIN_ORG.to_owned(),
+                "organisation for administration".to_owned(),
+            ),
             (store.config.org.clone(), "working organisation".to_owned()),
         ] {
             let id = store.alloc_id();

@@ -136,7 +136,10 @@ pub(crate) async fn set_user_organisations(
         let Some(profile) = profile_name(&profile) else {
             return Err(ApiError::not_found(format!("Profile {profile} not found")));
         };
-        let default = item.get("default").and_then(Value::as_bool).unwrap_or(false);
+        let default = item
+            .get("default")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         memberships.push((org_name, profile, default));
     }
     // The default organisation comes first, which is how the store marks it.

@@ -166,9 +166,10 @@ impl Eval<'_> {
     fn named(&self, entity: Entity, id_or_name: &str) -> bool {
         let store = self.store;
         match entity {
-            Entity::Case(k) => store.cases.get(&k).is_some_and(|c| {
-                c.id == id_or_name || c.number.to_string() == id_or_name
-            }),
+            Entity::Case(k) => store
+                .cases
+                .get(&k)
+                .is_some_and(|c| c.id == id_or_name || c.number.to_string() == id_or_name),
             Entity::Observable(k) => id_key(id_or_name) == Some(k),
             Entity::Job(k) => id_key(id_or_name) == Some(k),
             Entity::Org(i) => {
@@ -258,7 +259,8 @@ impl Eval<'_> {
                 let mut cases = Vec::new();
                 for e in items {
                     if let Entity::Observable(k) = e
-                        && let Some(case_key) = store.observables.get(k).and_then(|o| id_key(&o.case_id))
+                        && let Some(case_key) =
+                            store.observables.get(k).and_then(|o| id_key(&o.case_id))
                         && !cases.contains(&Entity::Case(case_key))
                     {
                         cases.push(Entity::Case(case_key));
@@ -270,7 +272,8 @@ impl Eval<'_> {
                 let mut obs = Vec::new();
                 for e in items {
                     if let Entity::Job(k) = e
-                        && let Some(obs_key) = store.jobs.get(k).and_then(|j| id_key(&j.observable_id))
+                        && let Some(obs_key) =
+                            store.jobs.get(k).and_then(|j| id_key(&j.observable_id))
                         && !obs.contains(&Entity::Observable(obs_key))
                     {
                         obs.push(Entity::Observable(obs_key));
