@@ -9,6 +9,8 @@ mod cli;
 mod emulator;
 // The emulator's TheHive 5 profile, also driven by the official TheHive4py client.
 mod emulator_th5;
+// Preflight: one report and one exit code per kind of failure.
+mod preflight;
 // The runner's steps and verdicts against the in-process emulator.
 mod runner;
 // Shared set-up: emulators, targets, contexts, scenarios.
