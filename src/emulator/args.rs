@@ -18,7 +18,7 @@ pub struct EmulatorArgs {
     /// Play context path prefixed to every route, e.g. `/thehive`.
     #[arg(long, default_value = "")]
     pub context_path: String,
-    /// TheHive generation to imitate: `thehive4` or `thehive5` (the latter not implemented yet).
+    /// TheHive generation to imitate: `thehive4` (4.1.24) or `thehive5` (5.7).
     #[arg(long, default_value = "thehive4")]
     pub profile: String,
     /// Seed of the job latency generator.

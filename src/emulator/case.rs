@@ -14,6 +14,7 @@ use super::error::{ApiError, AttributeErrors};
 use super::request::Call;
 use super::server::App;
 use super::store::now_ms;
+use super::th5_shape;
 
 /// Observable types of a fresh TheHive 4 database (TH4 `models/ObservableType.scala`).
 const OBSERVABLE_TYPES: &[&str] = &[
@@ -56,8 +57,10 @@ const CASE_FIELDS: &[&str] = &[
 enum Api {
     /// `/api/...` and `/api/v0/...`.
     V0,
-    /// `/api/v1/...`.
+    /// `/api/v1/...` as TheHive 4 renders it.
     V1,
+    /// `/api/v1/...` as TheHive 5 renders it (`th5_shape`).
+    Th5,
 }
 
 /// `POST /api/case`.
@@ -86,14 +89,14 @@ fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     if !ctx.has("manageCase") {
         return Err(match api {
             Api::V0 => ApiError::authorization("Operation not permitted"),
-            Api::V1 => ApiError::not_found("Organisation not found"),
+            Api::V1 | Api::Th5 => ApiError::not_found("Organisation not found"),
         });
     }
 
     // v1 names the assignee `assignee` where v0 says `user`; both are stored as `user`.
     let assignee_field = match api {
         Api::V0 => "user",
-        Api::V1 => "assignee",
+        Api::V1 | Api::Th5 => "assignee",
     };
     if let Some(user) = call.str_field(assignee_field)
         && store.user(user).is_none()
@@ -115,8 +118,14 @@ fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     let body = match api {
         Api::V0 => store.case_json(case, &ctx),
         Api::V1 => store.case_json_v1(case),
+        Api::Th5 => th5_shape::case(case, &ctx),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /api/v1/case` of the TheHive 5 profile.
+pub(crate) async fn create_th5(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    create_case(&app, &call, Api::Th5)
 }
 
 /// `GET /api/case/{idOrNumber}`.
@@ -147,7 +156,17 @@ fn get_case(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Value>, A
     Ok(Json(match api {
         Api::V0 => store.case_json(case, &ctx),
         Api::V1 => store.case_json_v1(case),
+        Api::Th5 => th5_shape::case(case, &ctx),
     }))
+}
+
+/// `GET /api/v1/case/{idOrNumber}` of the TheHive 5 profile.
+pub(crate) async fn get_th5(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    get_case(&app, &id, &call, Api::Th5)
 }
 
 /// `DELETE /api/case/{idOrNumber}` (also v1): removes the case, its observables and their jobs; 204.
@@ -234,6 +253,8 @@ fn create_observables(
         "message",
         "startDate",
         "tlp",
+        "pap",
+        "sightedAt",
         "tags",
         "ioc",
         "sighted",
@@ -260,6 +281,7 @@ fn create_observables(
         success.push(match api {
             Api::V0 => store.observable_json(obs, now),
             Api::V1 => store.observable_json_v1(obs, now),
+            Api::Th5 => th5_shape::observable(&store, obs, now),
         });
     }
 
@@ -272,6 +294,15 @@ fn create_observables(
         )
             .into_response())
     }
+}
+
+/// `POST /api/v1/case/{idOrNumber}/observable` of the TheHive 5 profile.
+pub(crate) async fn create_observable_th5(
+    State(app): State<App>,
+    Path(case_ref): Path<String>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    create_observables(&app, &case_ref, &call, Api::Th5)
 }
 
 /// `GET /api/case/artifact/{id}`.
@@ -292,6 +323,15 @@ pub(crate) async fn get_observable_v1(
     read_observable(&app, &id, &call, Api::V1)
 }
 
+/// `GET /api/v1/observable/{id}` of the TheHive 5 profile.
+pub(crate) async fn get_observable_th5(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    read_observable(&app, &id, &call, Api::Th5)
+}
+
 fn read_observable(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     let mut store = app.lock();
@@ -303,5 +343,6 @@ fn read_observable(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Va
     Ok(Json(match api {
         Api::V0 => store.observable_json(obs, now),
         Api::V1 => store.observable_json_v1(obs, now),
+        Api::Th5 => th5_shape::observable(&store, obs, now),
     }))
 }

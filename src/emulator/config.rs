@@ -13,13 +13,12 @@ use rand::distr::{Alphanumeric, SampleString};
 /// Which TheHive generation the emulator imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Profile {
-    /// TheHive 4.1.24 with its v0 API and the Cortex connector (the only profile implemented).
+    /// TheHive 4.1.24 with its v0 API and the Cortex connector.
     #[default]
     TheHive4,
-    /// TheHive 5 (closed source, v1 API only).
-    ///
-    /// TODO(#4): answer as TheHive 5 does (v1 routes, jobs accepted for unknown analyzers); until
-    /// then this profile behaves as `TheHive4`.
+    /// TheHive 5.7 (closed source): the v1 API of its OpenAPI with TheHive 5 shapes, the
+    /// legacy connector and status paths, and jobs accepted for unknown Cortex servers or
+    /// analyzers (they fail afterwards).
     TheHive5,
 }
 

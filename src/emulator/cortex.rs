@@ -223,7 +223,8 @@ fn sort_jobs(docs: &mut [JobDoc], keys: &[(String, bool)]) {
     });
 }
 
-fn compare_json(a: &Value, b: &Value) -> Ordering {
+/// Orders two JSON values as TheHive's sort does for numbers and strings; `null` first.
+pub(crate) fn compare_json(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x
             .as_f64()

@@ -81,6 +81,11 @@ impl ApiError {
         Self::typed(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
+    /// 400 `CreateError`, e.g. an entity that already exists.
+    pub fn create(message: impl Into<String>) -> Self {
+        Self::typed(StatusCode::BAD_REQUEST, "CreateError", message)
+    }
+
     /// 400 `SearchError` for a query the emulator cannot read.
     pub fn search(message: impl Into<String>) -> Self {
         Self::typed(StatusCode::BAD_REQUEST, "SearchError", message)
@@ -181,6 +186,18 @@ impl AttributeErrors {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
                 self.invalid(name, "string", &["string"], other);
+                None
+            }
+        }
+    }
+
+    /// A required string attribute of a JSON object nested in the body (a non-object
+    /// counts as having no attribute).
+    pub fn string_in(&mut self, object: &Value, name: &str) -> Option<String> {
+        match object.as_object() {
+            Some(fields) => self.string(fields, name),
+            None => {
+                self.missing(name);
                 None
             }
         }

@@ -1,5 +1,7 @@
-//! Built-in TheHive 4 + Cortex emulator: an HTTP server that answers the calls of the
-//! analyzer-automation workflow as TheHive 4.1.24 with a Cortex 3 backend does.
+//! Built-in TheHive + Cortex emulator: an HTTP server that answers the calls of the
+//! analyzer-automation workflow as TheHive 4.1.24 with a Cortex 3 backend does, or, with
+//! [`Profile::TheHive5`], as TheHive 5.7 with a Cortex 4 backend does (v1 API of the 5.7.3
+//! OpenAPI, TheHive 5 shapes and quirks; `th5_*` modules).
 //!
 //! [`Emulator::start`] runs one in the background (tests), [`serve`] runs one in the foreground
 //! (`hivecheck emulate`), and [`router`] gives the bare axum router. Behaviour follows
@@ -8,7 +10,8 @@
 //!
 //! # Known differences
 //!
-//! Ways the emulator differs from a real TheHive 4.1.24 connected to Cortex 3.1.8:
+//! Ways the emulator differs from a real TheHive 4.1.24 connected to Cortex 3.1.8 (most also
+//! hold for the TheHive 5 profile, on its v1 paths; its own differences follow the list):
 //!
 //! * **Storage and cluster**: everything is in memory and lost on exit; there is no Cassandra,
 //!   BerkeleyDB, Lucene or Elasticsearch, no cluster, no schema migration.
@@ -28,9 +31,9 @@
 //!   `Missing AbuseIPDB API key`, TLP/PAP limits or `Unexpected Error` paths); other configured
 //!   analyzer names accept `ip` and succeed with an empty summary. Every server's Cortex
 //!   organisation is the working organisation (worker ids use it).
-//! * **Cortex status**: `connectors.cortex` in `/api/status` is `OK` from the first request
-//!   (real: `{}` until the first check, then re-checked every minute); versions are fixed
-//!   strings.
+//! * **Cortex status**: `connectors.cortex` in `/api/status` (TheHive 5: `/api/v1/status`) is
+//!   `OK` from the first request (real: `{}` until the first check, then re-checked every
+//!   minute); versions are fixed strings.
 //! * **Cortex API**: the Cortex half is not exposed over HTTP (no `/api/analyzer/{id}/run`,
 //!   `waitreport`, maintenance or Cortex user API); only TheHive's connector endpoints exist.
 //! * **Error texts**: some texts are inferred rather than observed: the 500
@@ -41,13 +44,15 @@
 //! * **Totals**: `X-Total` is the exact count (real: a count capped at
 //!   `query.limitedCountThreshold`); lists are sent whole, not streamed in chunks.
 //! * **Queries**: filters support `_and _or _not _any _id _is _eq _ne _lt _lte _gt _gte _in
-//!   _between _startsWith _endsWith _contains _like _parent` on the rendered JSON only (no
-//!   `_child`, `_string`, `_wildcard`, no full-text); `/api/v1/query` only supports
-//!   `getObservable` → `jobs` (+ `filter`, `sort`, `page`), without `extraData` or totals.
-//! * **Entities and endpoints**: only the routes of the workflow exist: login/logout, current
-//!   user, status and health, case create/get/delete, observable create/get (v0, and the v1
-//!   twins `/api/v1/case…` and `/api/v1/observable/{id}`), Cortex analyzers and jobs, and one
-//!   organisation config item at a time. There is no `GET /api/config/organisation` (whole
+//!   _between _startsWith _endsWith _contains _has _like _parent` on the rendered JSON only
+//!   (no `_child`, `_string`, `_wildcard`, `_match`, no full-text). Both profiles accept field
+//!   tests in the `{field: value}` and `{"_field", "_value"}` forms and `_has`, which TheHive
+//!   4 may refuse. The TheHive 4 `/api/v1/query` only supports `getObservable` → `jobs` (+
+//!   `filter`, `sort`, `page`), without `extraData`.
+//! * **Entities and endpoints** (TheHive 4 profile): only the routes of the workflow exist:
+//!   login/logout, current user, status and health, case create/get/delete, observable
+//!   create/get (v0, and the v1 twins `/api/v1/case…` and `/api/v1/observable/{id}`), Cortex
+//!   analyzers and jobs, and one organisation config item at a time. There is no `GET /api/config/organisation` (whole
 //!   object), no user, organisation, profile or API-key management, no alerts, tasks, logs,
 //!   custom fields (v1 `customFields` is always `[]`), case templates, sharing, audit or stream
 //!   API, no update (PATCH) endpoints, no file observables or attachments (`file` observables
@@ -55,14 +60,52 @@
 //!   ignored), no SSO/LDAP/OAuth2/PKI providers. Case deletion removes observables and jobs at
 //!   once, and the v0 case `permissions` lists all the caller's permissions.
 //! * **Users and organisations**: exactly two organisations (`admin` and the working one) and
-//!   two users; permissions per profile are an abridged copy of TheHive's. The v0 user `roles`
+//!   two users in the TheHive 4 profile; permissions per profile are an abridged copy of TheHive's. The v0 user `roles`
 //!   derivation is approximated.
 //! * **Notifications**: only observable creation produces an audit event, and only
 //!   `RunAnalyzer` notifiers act (webhook, Emailer, Mattermost, AppendToFile and RunResponder are
 //!   parsed and ignored); `hostRestriction` is ignored; notification jobs run as
 //!   `system@thehive.local` on the first Cortex server listing the analyzer.
-//! * **TheHive 5**: [`Profile::TheHive5`] behaves as TheHive 4 (TODO(#4): v1-only routes, jobs
-//!   accepted for unknown analyzers, TH5 notification schema).
+//!
+//! Further differences of the TheHive 5 profile from a real TheHive 5.7 (closed source: the
+//! shapes come from the 5.7.3 OpenAPI and StrangeBee's docs, the behaviour is partly inferred):
+//!
+//! * **Routes**: only the v1 routes of the workflow exist (login/logout, current user, user
+//!   creation, memberships and key renewal, organisation creation, licence, status, query,
+//!   case create/get/delete, observable create/get, Cortex analyzers and jobs, bulk jobs),
+//!   plus the legacy `/api/connector/cortex/…` analyzer and job paths, `GET /api/status`,
+//!   `POST /api/organisation` and `/api/config/organisation/{path}` (kept in TheHive 4 form,
+//!   after a third-party claim, research note Q10). Every other v0 path (`/api/login`,
+//!   `/api/case`, `/api/user/current`, job `_search`…) answers the catch-all 404, whereas a
+//!   real TheHive 5 may still serve some of them.
+//! * **Jobs**: an unknown `cortexId` or `analyzerId` is accepted with 201 and the job ends
+//!   `Failure` at the first poller tick with report `{"errorMessage": "Cortex <id> not
+//!   found" | "Analyzer <id> not found", "success": false}`, `cortexJobId` `""` and
+//!   `analyzerName` = the given id: the status, texts and fields are inferred (TheHive4py's
+//!   tests only show the 201 and the reads). A job answers `Waiting` at creation with its
+//!   Cortex job id known at once, although TheHive 5 submits asynchronously; a Cortex cache
+//!   hit is still born `Success`. A bulk request stops at its first invalid job. Job list
+//!   results never carry `report`, whatever `extraData` asks for.
+//! * **Shapes**: `tlpLabel`/`papLabel`/`severityLabel` follow TLP 2.0 (5.2+); cases are always
+//!   `New`/stage `New` with `access` `OrganisationAccessKind`, empty `customFields`, and only
+//!   `newDate`/`timeToDetect` among the date metrics; observables have `external: false`;
+//!   organisations have `taskRule`/`observableRule` `manual` [I]. `/api/v1/status` reuses
+//!   TheHive 4's Cortex connector object, `features` is empty and `gitDescription` is the
+//!   version; `/api/v1/status/public` says `mitreCatalog: "Done"` [?]; the legacy
+//!   `/api/status` copies a 5.1.4 capture (`Play` `2.8.x`, `authType` without `basic`).
+//! * **Licence**: always the not-found variant with a Platinum 14-day trial fallback starting
+//!   at emulator start (id, customer, capabilities and quotas are made up); no licence can be
+//!   installed, nothing becomes read-only, several Cortex servers need no paid plan, and
+//!   RunAnalyzer notifications use the TheHive 4 configuration format.
+//! * **Users and organisations**: profiles are `admin`, `org-admin`, `analyst`, `read-only`
+//!   with TheHive 4's permission lists; creating users or organisations and setting
+//!   memberships need the admin organisation (creating a user also works for an org-admin
+//!   in its own organisation); refusals are 403 `Operation not permitted` and duplicates 400
+//!   `CreateError` with inferred texts. No user update, lock, delete, password or MFA routes.
+//! * **Query**: `/api/v1/query` knows `list`/`get` of Case, Observable, Job, Organisation and
+//!   User, the traversals case → `observables`, observable → `jobs`/`case`, job →
+//!   `observable`, and `filter`, `sort`, `page`, `count`; an empty query is a 400 (TheHive 4
+//!   answers 500) [I].
 
 mod abuseipdb;
 mod args;
@@ -77,6 +120,10 @@ mod request;
 mod server;
 mod session;
 mod store;
+mod th5_api;
+mod th5_cortex;
+mod th5_query;
+mod th5_shape;
 
 pub use args::EmulatorArgs;
 pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile};

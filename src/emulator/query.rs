@@ -110,6 +110,8 @@ pub(crate) fn matches(filter: &Value, doc: &dyn Document) -> Result<bool, Filter
             compare(v, x).is_some_and(|o| o.is_ge())
         }),
         "_contains" => contains(arg, doc),
+        // `_has` is the TheHive 5 name of the presence test (T4P `filters.py` `Has`).
+        "_has" => contains(arg, doc),
         "_in" => {
             let field = arg
                 .get("_field")
@@ -160,6 +162,14 @@ fn field_test(
     doc: &dyn Document,
     test: impl Fn(Option<&Value>, &Value) -> bool,
 ) -> Result<bool, FilterError> {
+    // The long form `{"_field": name, "_value": v}` is what TheHive4py 2.x sends
+    // (T4P `thehive4py/query/filters.py`).
+    if let (Some(field), Some(expected)) = (arg.get("_field"), arg.get("_value")) {
+        let field = field
+            .as_str()
+            .ok_or_else(|| FilterError(format!("{op} needs a string _field")))?;
+        return Ok(test(lookup(doc.json(), field), expected));
+    }
     let obj = arg
         .as_object()
         .filter(|o| o.len() == 1)
@@ -262,6 +272,19 @@ mod tests {
         assert_eq!(matches(&prefix, &Plain(&doc)), Ok(true));
         assert_eq!(matches(&suffix, &Plain(&doc)), Ok(false));
         assert_eq!(matches(&within, &Plain(&doc)), Ok(true));
+    }
+
+    #[test]
+    fn long_field_value_form_and_has_work() {
+        let doc = json!({"name": "demo", "description": "x"});
+
+        let eq = json!({"_eq": {"_field": "name", "_value": "demo"}});
+        let ne = json!({"_ne": {"_field": "name", "_value": "demo"}});
+        let has = json!({"_has": "description"});
+
+        assert_eq!(matches(&eq, &Plain(&doc)), Ok(true));
+        assert_eq!(matches(&ne, &Plain(&doc)), Ok(false));
+        assert_eq!(matches(&has, &Plain(&doc)), Ok(true));
     }
 
     #[test]

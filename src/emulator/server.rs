@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{OriginalUri, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use super::config::{EmulatorConfig, Profile};
 use super::error::{ApiError, EmulatorError};
 use super::store::Store;
-use super::{case, cortex, org_config, session};
+use super::th5_shape::{CORTEX4_VERSION, THEHIVE5_VERSION};
+use super::{case, cortex, org_config, session, th5_api, th5_cortex, th5_query};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -38,10 +39,24 @@ impl App {
 /// The router of an emulator configured by `config`, for in-process tests.
 pub fn router(config: EmulatorConfig) -> Router {
     let prefix = config.context_path.trim_end_matches('/').to_owned();
+    let profile = config.profile;
     let app = App {
         store: Arc::new(Mutex::new(Store::new(config))),
     };
 
+    let routes = match profile {
+        Profile::TheHive4 => thehive4_routes(&prefix),
+        Profile::TheHive5 => thehive5_routes(&prefix),
+    };
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// Routes of TheHive 4.1.24: the v0 API, its v1 twins and the Cortex connector.
+fn thehive4_routes(prefix: &str) -> Router<App> {
     let v0: Vec<(&str, MethodRouter<App>)> = vec![
         ("/login", post(session::login)),
         ("/logout", get(session::logout).post(session::logout)),
@@ -64,7 +79,7 @@ pub fn router(config: EmulatorConfig) -> Router {
             .route(&format!("{prefix}/api/v0{path}"), method_router);
     }
     let connector = format!("{prefix}/api/connector/cortex");
-    routes = routes
+    routes
         .route(&format!("{prefix}/api/v1/login"), post(session::login_v1))
         .route(
             &format!("{prefix}/api/v1/logout"),
@@ -106,13 +121,89 @@ pub fn router(config: EmulatorConfig) -> Router {
             &format!("{connector}/job/_search"),
             post(cortex::search_jobs),
         )
-        .route(&format!("{connector}/job/{{id}}"), get(cortex::get_job));
+        .route(&format!("{connector}/job/{{id}}"), get(cortex::get_job))
+}
 
+/// Routes of TheHive 5.7: the v1 API of the OpenAPI, with the Cortex connector under both
+/// `/api/v1/connector/cortex` and the legacy `/api/connector/cortex` (which TheHive4py 2.x
+/// calls), plus the legacy `/api/status`, `/api/organisation` and organisation config paths
+/// (reference §1: legacy paths still answered on 5.5–5.7).
+fn thehive5_routes(prefix: &str) -> Router<App> {
+    let v1 = format!("{prefix}/api/v1");
+    let mut routes = Router::new()
+        .route(&format!("{prefix}/api/status"), get(th5_api::status_legacy))
+        .route(
+            &format!("{prefix}/api/organisation"),
+            post(th5_api::create_organisation),
+        )
+        .route(
+            &format!("{prefix}/api/config/organisation/{{path}}"),
+            get(org_config::get).put(org_config::set),
+        )
+        .route(&format!("{v1}/login"), post(th5_api::login))
+        .route(
+            &format!("{v1}/logout"),
+            get(session::logout).post(session::logout),
+        )
+        .route(&format!("{v1}/user"), post(th5_api::create_user))
+        .route(&format!("{v1}/user/current"), get(th5_api::current_user))
+        .route(
+            &format!("{v1}/user/{{id}}/organisations"),
+            put(th5_api::set_user_organisations),
+        )
+        .route(
+            &format!("{v1}/user/{{id}}/key/renew"),
+            post(th5_api::renew_key),
+        )
+        .route(
+            &format!("{v1}/organisation"),
+            post(th5_api::create_organisation),
+        )
+        .route(
+            &format!("{v1}/license/current"),
+            get(th5_api::licence_current),
+        )
+        .route(&format!("{v1}/status"), get(th5_api::status))
+        .route(&format!("{v1}/status/public"), get(th5_api::status_public))
+        .route(&format!("{v1}/query"), post(th5_query::query))
+        .route(&format!("{v1}/case"), post(case::create_th5))
+        .route(
+            &format!("{v1}/case/{{id}}"),
+            get(case::get_th5).delete(case::delete),
+        )
+        .route(
+            &format!("{v1}/case/{{id}}/observable"),
+            post(case::create_observable_th5),
+        )
+        .route(
+            &format!("{v1}/observable/{{id}}"),
+            get(case::get_observable_th5),
+        )
+        .route(
+            &format!("{v1}/connector/cortex/job/_bulk"),
+            post(th5_cortex::create_jobs_bulk),
+        );
+    for connector in [
+        format!("{v1}/connector/cortex"),
+        format!("{prefix}/api/connector/cortex"),
+    ] {
+        routes = routes
+            .route(
+                &format!("{connector}/analyzer"),
+                get(cortex::list_analyzers),
+            )
+            .route(
+                &format!("{connector}/analyzer/type/{{dataType}}"),
+                get(cortex::analyzers_by_type),
+            )
+            .route(
+                &format!("{connector}/analyzer/{{id}}"),
+                get(cortex::get_analyzer),
+            )
+            .route(&format!("{connector}/job"), post(th5_cortex::create_job))
+            .route(&format!("{connector}/job/{{id}}"), get(th5_cortex::get_job));
+    }
     routes
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .layer(middleware::from_fn(log_request))
-        .with_state(app)
 }
 
 /// Catch-all: 404 `NotFoundError` with the request path, authenticated or not.
@@ -171,7 +262,6 @@ impl Emulator {
                 })
                 .await
         });
-        warn_unimplemented_profile(&config);
         tracing::info!(target: "emulator", %base_url, "emulator started");
         Ok(Emulator {
             config,
@@ -225,20 +315,18 @@ pub async fn serve(config: EmulatorConfig) -> Result<(), EmulatorError> {
         .map_err(EmulatorError::Serve)
 }
 
-fn warn_unimplemented_profile(config: &EmulatorConfig) {
-    if config.profile == Profile::TheHive5 {
-        tracing::warn!(target: "emulator", "the TheHive 5 profile is not implemented yet; answering as TheHive 4");
-    }
-}
-
 fn print_banner(config: &EmulatorConfig, url: &str) {
     let servers: Vec<String> = config
         .cortex_servers
         .iter()
         .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
         .collect();
+    let versions = match config.profile {
+        Profile::TheHive4 => "TheHive 4.1.24 + Cortex 3.1.8".to_owned(),
+        Profile::TheHive5 => format!("TheHive {THEHIVE5_VERSION} + Cortex {CORTEX4_VERSION}"),
+    };
     let lines = [
-        format!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}"),
+        format!("hivecheck emulator ({versions}) listening on {url}"),
         format!("  organisation:    {}", config.org),
         format!(
             "  analyst:         {} / password {}",

@@ -82,10 +82,17 @@ fn cookie_path(store: &Store) -> String {
     }
 }
 
-/// Session data: v0 user, v1 user, cookie value and cookie path.
-type LoginOutcome = (Value, Value, String, String);
+/// A successful login: the user, its context, the session cookie value and the cookie path.
+pub(crate) struct LoginOutcome {
+    pub user: User,
+    pub ctx: AuthContext,
+    pub token: String,
+    pub path: String,
+}
 
-fn login_common(app: &App, call: &Call) -> Result<LoginOutcome, ApiError> {
+/// Checks the login body and opens a session (TH4 `AuthenticationCtrl.scala`; the TheHive 5
+/// `LoginInput` has the same fields).
+pub(crate) fn login_common(app: &App, call: &Call) -> Result<LoginOutcome, ApiError> {
     let mut store = app.lock();
     // Login reads `user`, `password` and optional `organisation`; a missing one is an
     // attribute error listed last-extracted first (research note Q1).
@@ -108,15 +115,17 @@ fn login_common(app: &App, call: &Call) -> Result<LoginOutcome, ApiError> {
         .context(&user, org)
         .ok_or_else(ApiError::authentication)?;
     let token = store.open_session(&user.login, &ctx.org);
-    Ok((
-        user_v0(&user, &ctx),
-        user_v1(&user, &ctx),
+    let path = cookie_path(&store);
+    Ok(LoginOutcome {
+        user,
+        ctx,
         token,
-        cookie_path(&store),
-    ))
+        path,
+    })
 }
 
-fn with_session_cookie(body: Value, token: &str, path: &str) -> Response {
+/// A JSON answer that sets the session cookie.
+pub(crate) fn with_session_cookie(body: Value, token: &str, path: &str) -> Response {
     let mut response = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={token}; SameSite=Lax; Path={path}; HttpOnly"
@@ -128,14 +137,16 @@ fn with_session_cookie(body: Value, token: &str, path: &str) -> Response {
 
 /// `POST /api/login`.
 pub(crate) async fn login(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
-    let (v0, _, token, path) = login_common(&app, &call)?;
-    Ok(with_session_cookie(v0, &token, &path))
+    let login = login_common(&app, &call)?;
+    let body = user_v0(&login.user, &login.ctx);
+    Ok(with_session_cookie(body, &login.token, &login.path))
 }
 
 /// `POST /api/v1/login`.
 pub(crate) async fn login_v1(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
-    let (_, v1, token, path) = login_common(&app, &call)?;
-    Ok(with_session_cookie(v1, &token, &path))
+    let login = login_common(&app, &call)?;
+    let body = user_v1(&login.user, &login.ctx);
+    Ok(with_session_cookie(body, &login.token, &login.path))
 }
 
 /// `GET|POST /api/logout`: 200 with an empty body and the session cleared.

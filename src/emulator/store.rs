@@ -86,6 +86,27 @@ const ANALYST_PROFILE: &[&str] = &[
     "accessTheHiveFS",
 ];
 
+/// Permissions of the `read-only` profile: reading needs no permission in TheHive.
+const READ_ONLY_PROFILE: &[&str] = &[];
+
+/// Profile names the emulator knows, as `&'static` strings for memberships.
+const PROFILES: &[&str] = &["admin", "org-admin", "analyst", "read-only"];
+
+/// The `&'static` name of a known profile.
+pub(crate) fn profile_name(name: &str) -> Option<&'static str> {
+    PROFILES.iter().copied().find(|p| *p == name)
+}
+
+/// Permissions granted by a profile (an unknown name grants the analyst's).
+fn profile_permissions(profile: &str) -> &'static [&'static str] {
+    match profile {
+        "admin" => ADMIN_PROFILE,
+        "org-admin" => ORG_ADMIN_PROFILE,
+        "read-only" => READ_ONLY_PROFILE,
+        _ => ANALYST_PROFILE,
+    }
+}
+
 /// A TheHive user and its organisation memberships.
 #[derive(Debug, Clone)]
 pub(crate) struct User {
@@ -96,6 +117,22 @@ pub(crate) struct User {
     pub key: Option<String>,
     /// `(organisation, profile name)`, the first one being the default organisation.
     pub orgs: Vec<(String, &'static str)>,
+    pub created_at: Millis,
+    /// Author of the user record.
+    pub created_by: String,
+    /// TheHive 5 user type: `Normal`, `Service` or `External`.
+    pub kind: String,
+    /// E-mail address (TheHive 5 only).
+    pub email: Option<String>,
+}
+
+/// An organisation.
+#[derive(Debug, Clone)]
+pub(crate) struct Org {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub created_by: String,
     pub created_at: Millis,
 }
 
@@ -164,6 +201,13 @@ pub(crate) struct Job {
     pub born_status: &'static str,
     /// Poller tick at which TheHive stores the Cortex result.
     pub stored_at: Millis,
+    /// Login of the user who asked for the job.
+    pub created_by: String,
+    /// Creation time in TheHive.
+    pub created_at: Millis,
+    /// Why the submission to Cortex failed, for jobs TheHive 5 accepted without checking the
+    /// Cortex server or the analyzer; the job then ends `Failure` with this message.
+    pub submit_error: Option<String>,
 }
 
 /// A RunAnalyzer notification waiting for its start time.
@@ -232,6 +276,7 @@ pub(crate) struct Store {
     next_case_number: u64,
     rng: StdRng,
     pub users: Vec<User>,
+    pub orgs: Vec<Org>,
     pub sessions: HashMap<String, (String, String)>,
     pub cases: BTreeMap<u64, Case>,
     pub observables: BTreeMap<u64, Observable>,
@@ -254,6 +299,7 @@ impl Store {
             next_id: 4096,
             next_case_number: 1,
             users: Vec::new(),
+            orgs: Vec::new(),
             sessions: HashMap::new(),
             cases: BTreeMap::new(),
             observables: BTreeMap::new(),
@@ -271,6 +317,9 @@ impl Store {
             key: store.config.admin_key.clone(),
             orgs: vec![(ADMIN_ORG.to_owned(), "admin")],
             created_at: now,
+            created_by: SYSTEM_USER.to_owned(),
+            kind: "Normal".to_owned(),
+            email: None,
         };
         let analyst = User {
             id: store.alloc_id(),
@@ -280,8 +329,27 @@ impl Store {
             key: Some(store.config.analyst_key.clone()),
             orgs: vec![(store.config.org.clone(), "analyst")],
             created_at: now,
+            created_by: SYSTEM_USER.to_owned(),
+            kind: "Normal".to_owned(),
+            email: None,
         };
         store.users = vec![admin, analyst];
+        for (name, description) in [
+            (
+                ADMIN_ORG.to_owned(),
+                "organisation for administration".to_owned(),
+            ),
+            (store.config.org.clone(), "working organisation".to_owned()),
+        ] {
+            let id = store.alloc_id();
+            store.orgs.push(Org {
+                id,
+                name,
+                description,
+                created_by: SYSTEM_USER.to_owned(),
+                created_at: now,
+            });
+        }
         store
     }
 
@@ -293,7 +361,22 @@ impl Store {
 
     /// Whether `org` exists.
     pub fn org_exists(&self, org: &str) -> bool {
-        org == ADMIN_ORG || org == self.config.org
+        self.find_org(org).is_some()
+    }
+
+    /// An organisation by `~id` or name.
+    pub fn find_org(&self, id_or_name: &str) -> Option<&Org> {
+        self.orgs
+            .iter()
+            .find(|o| o.id == id_or_name || o.name == id_or_name)
+    }
+
+    /// A user by `~id` or login.
+    pub fn find_user(&self, id_or_login: &str) -> Option<&User> {
+        match self.users.iter().find(|u| u.id == id_or_login) {
+            Some(user) => Some(user),
+            None => self.user(id_or_login),
+        }
     }
 
     /// Looks a user up by login, applying `auth.defaultUserDomain` (`thehive.local`).
@@ -315,11 +398,7 @@ impl Store {
             }
             None => return None,
         };
-        let permissions = match profile {
-            "admin" => ADMIN_PROFILE,
-            "org-admin" => ORG_ADMIN_PROFILE,
-            _ => ANALYST_PROFILE,
-        };
+        let permissions = profile_permissions(profile);
         Some(AuthContext {
             login: user.login.clone(),
             org: org.to_owned(),
@@ -630,6 +709,43 @@ impl Store {
                 initial_dates,
                 born_status,
                 stored_at,
+                created_by: ctx.login.clone(),
+                created_at: now,
+                submit_error: None,
+            },
+        );
+        id
+    }
+
+    /// Records a job that TheHive 5 accepted but could not submit: an unknown Cortex server or
+    /// analyzer. It fails at the first poller tick with `error`; returns the TheHive job id.
+    pub fn record_failed_job(
+        &mut self,
+        now: Millis,
+        ctx: &AuthContext,
+        observable_id: &str,
+        server: &str,
+        analyzer_id: &str,
+        error: String,
+    ) -> String {
+        let stored_at = self.first_tick(now, now);
+        let id = self.alloc_id();
+        self.jobs.insert(
+            id_key(&id).expect("own id"),
+            Job {
+                id: id.clone(),
+                observable_id: observable_id.to_owned(),
+                cortex_id: server.to_owned(),
+                cortex_job_id: String::new(),
+                worker_id: analyzer_id.to_owned(),
+                analyzer_name: analyzer_id.to_owned(),
+                definition: analyzer_id.to_owned(),
+                initial_dates: (now, now),
+                born_status: "Waiting",
+                stored_at,
+                created_by: ctx.login.clone(),
+                created_at: now,
+                submit_error: Some(error),
             },
         );
         id
@@ -685,6 +801,13 @@ impl Store {
 
     /// TheHive status of a job at `now`.
     pub fn job_status(&self, job: &Job, now: Millis) -> &'static str {
+        if job.submit_error.is_some() {
+            return if now >= job.stored_at {
+                "Failure"
+            } else {
+                job.born_status
+            };
+        }
         match self.cortex_job(&job.cortex_job_id) {
             Some(cj) if now >= job.stored_at => status_of(&cj.outcome),
             _ => job.born_status,
@@ -719,6 +842,32 @@ impl Store {
             };
         }
         out
+    }
+
+    /// End date and report of a finished job, `None` while it runs.
+    pub fn job_result(&self, job: &Job, now: Millis) -> Option<(Millis, Value)> {
+        if now < job.stored_at {
+            return None;
+        }
+        if let Some(error) = &job.submit_error {
+            return Some((
+                job.stored_at,
+                json!({"errorMessage": error, "success": false}),
+            ));
+        }
+        let cj = self.cortex_job(&job.cortex_job_id)?;
+        let report = match &cj.outcome {
+            Outcome::Success { full, .. } => {
+                json!({"success": true, "full": full, "artifacts": []})
+            }
+            Outcome::Failure(message) => json!({"errorMessage": message, "success": false}),
+        };
+        Some((cj.finished_at, report))
+    }
+
+    /// `reports` of an observable, for renderers outside the store.
+    pub fn observable_reports(&self, obs: &Observable, now: Millis) -> Map<String, Value> {
+        self.reports(obs, now)
     }
 
     /// Jobs of one observable.

@@ -7,6 +7,8 @@
 mod cli;
 // The built-in emulator answering as TheHive 4 and Cortex do.
 mod emulator;
+// The emulator's TheHive 5 profile, also driven by the official TheHive4py client.
+mod emulator_th5;
 // Preflight: one report and one exit code per kind of failure.
 mod preflight;
 // The runner's steps and verdicts against the in-process emulator.

@@ -1,0 +1,148 @@
+//! TheHive 5 profile: Cortex job creation (single and bulk) and job reads.
+//!
+//! Jobs render as OAS 5.7.3 `OutputJob` (`th5_shape::job`) on both the v1 paths and the legacy
+//! `/api/connector/cortex/job` paths TheHive4py 2.x uses (T4P `thehive4py/endpoints/cortex.py`).
+//! Unlike TheHive 4, TheHive 5 submits jobs asynchronously (SBD `release-notes-5.1.md`) and
+//! accepts an unknown `cortexId` or `analyzerId` with 201: TheHive4py's tests create jobs with
+//! `dummy-cortex`/`dummy-analyzer` on an instance without Cortex and read them back (T4P
+//! `tests/test_cortex_endpoint.py`). Such a job then fails; its status and error text are
+//! inferred.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::error::{ApiError, AttributeErrors};
+use super::request::Call;
+use super::server::App;
+use super::store::{AuthContext, Millis, Store, now_ms};
+use super::th5_shape;
+
+/// Creates one job from an `InputJob` object; returns the TheHive job id.
+fn create_one(
+    store: &mut Store,
+    ctx: &AuthContext,
+    fields: &Map<String, Value>,
+    now: Millis,
+) -> Result<String, ApiError> {
+    // Same extraction order as TheHive 4 (analyzerId, cortexId, artifactId, parameters), so
+    // the errors are listed last-extracted first (research note Q1) [I for TheHive 5].
+    let mut errors = AttributeErrors::default();
+    let parameters = match fields.get("parameters") {
+        None => Map::new(),
+        Some(Value::Object(obj)) => obj.clone(),
+        Some(other) => {
+            errors.invalid("parameters", "object", &["object"], other);
+            Map::new()
+        }
+    };
+    let artifact_id = errors.string(fields, "artifactId");
+    let cortex_id = errors.string(fields, "cortexId");
+    let analyzer_id = errors.string(fields, "analyzerId");
+    errors.check()?;
+    let (artifact_id, cortex_id, analyzer_id) = (
+        artifact_id.unwrap_or_default(),
+        cortex_id.unwrap_or_default(),
+        analyzer_id.unwrap_or_default(),
+    );
+
+    if !ctx.has("manageAnalyse") {
+        return Err(ApiError::authorization("Job creation not allowed"));
+    }
+    if store.find_observable(&ctx.org, &artifact_id).is_none() {
+        return Err(ApiError::not_found("Observable not found"));
+    }
+
+    let server_known = store
+        .config
+        .cortex_servers
+        .iter()
+        .any(|s| s.name == cortex_id);
+    let analyzer = server_known
+        .then(|| store.resolve_analyzer(&cortex_id, &analyzer_id))
+        .flatten();
+    let id = match analyzer {
+        Some(analyzer) => store.submit_job(
+            now,
+            ctx,
+            &artifact_id,
+            &cortex_id,
+            &analyzer.name,
+            parameters,
+        ),
+        None => {
+            // The texts reuse TheHive 4's lookup errors (`Cortex <id> not found`, `Analyzer
+            // <id> not found`) [I].
+            let error = if server_known {
+                format!("Analyzer {analyzer_id} not found")
+            } else {
+                format!("Cortex {cortex_id} not found")
+            };
+            store.record_failed_job(now, ctx, &artifact_id, &cortex_id, &analyzer_id, error)
+        }
+    };
+    tracing::debug!(target: "emulator", job_id = %id, "job created");
+    Ok(id)
+}
+
+/// `POST /api/v1/connector/cortex/job` and legacy `POST /api/connector/cortex/job`: 201
+/// `OutputJob`.
+pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    let id = create_one(&mut store, &ctx, &call.fields, now)?;
+    let job = store.find_job(&ctx.org, &id).expect("just created");
+    let body = th5_shape::job(&store, job, now, true);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /api/v1/connector/cortex/job/_bulk` (`{"jobs":[InputJob…]}`): 201 array. The first
+/// invalid job stops the request with its error [I: whether TheHive 5 creates the others].
+pub(crate) async fn create_jobs_bulk(
+    State(app): State<App>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+
+    let items = match call.fields.get("jobs") {
+        None => return Err(ApiError::missing_attributes(&["jobs"])),
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => return Err(ApiError::invalid_format("jobs", "seq", other)),
+    };
+    let mut ids = Vec::new();
+    for item in &items {
+        let fields = item.as_object().cloned().unwrap_or_default();
+        ids.push(create_one(&mut store, &ctx, &fields, now)?);
+    }
+    let body: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| store.find_job(&ctx.org, id))
+        .map(|job| th5_shape::job(&store, job, now, true))
+        .collect();
+    Ok((StatusCode::CREATED, Json(Value::Array(body))).into_response())
+}
+
+/// `GET /api/v1/connector/cortex/job/{id}` and legacy `GET /api/connector/cortex/job/{id}`:
+/// the job with its report once finished.
+pub(crate) async fn get_job(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let mut store = app.lock();
+    store.advance(now);
+    let ctx = call.auth(&store)?;
+    let job = store
+        .find_job(&ctx.org, &id)
+        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    Ok(Json(th5_shape::job(&store, job, now, true)))
+}
