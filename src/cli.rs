@@ -144,6 +144,9 @@ pub struct RunArgs {
     /// Where notification templates are looked up by name.
     #[arg(long, default_value = "fixtures", value_name = "DIR")]
     pub fixtures: PathBuf,
+    /// The built-in emulator's profile, when no target is given.
+    #[arg(long, value_enum, default_value = "thehive4")]
+    pub emulator_profile: crate::emulator::Profile,
     /// Run against a container stack brought up for the run (removed after unless --keep).
     #[arg(long, value_enum)]
     pub stack: Option<StackKind>,
@@ -248,7 +251,10 @@ fn stack(action: StackAction) -> ExitCode {
 
 /// `hivecheck run`.
 pub fn run(args: RunArgs) -> ExitCode {
-    let emulator = crate::emulator::EmulatorConfig::default();
+    let emulator = crate::emulator::EmulatorConfig {
+        profile: args.emulator_profile,
+        ..crate::emulator::EmulatorConfig::default()
+    };
     let fresh = format!("run-{:04x}", rand::random::<u16>());
     let stack = args.stack.map(|_| {
         args.stack_args

@@ -11,14 +11,16 @@ use rand::RngExt;
 use rand::distr::{Alphanumeric, SampleString};
 
 /// Which TheHive generation the emulator imitates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Profile {
     /// TheHive 4.1.24 with its v0 API and the Cortex connector.
     #[default]
+    #[value(name = "thehive4")]
     TheHive4,
     /// TheHive 5.7 (closed source): the v1 API of its OpenAPI with TheHive 5 shapes, the
     /// legacy connector and status paths, and jobs accepted for unknown Cortex servers or
     /// analyzers (they fail afterwards).
+    #[value(name = "thehive5")]
     TheHive5,
 }
 
