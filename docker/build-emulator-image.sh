@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 tag="${1:-hivecheck-emulator:local}"
 host="$(rustc -vV | sed -n 's/^host: //p')"
 
-# Naming --target keeps +crt-static away from build scripts and proc-macros.
+# Naming --target keeps +crt-static away from build scripts and proc-macros. A target dir of
+# its own lets this run while another cargo (a `cargo test` building it on demand) holds the
+# main one.
+target_dir="${CARGO_TARGET_DIR:-target}/emulator-image"
 RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo build --locked --profile image --target "$host" --bin hivecheck
+  cargo build --locked --profile image --target "$host" --target-dir "$target_dir" --bin hivecheck
 
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
-cp "target/$host/image/hivecheck" "$context/hivecheck"
+cp "$target_dir/$host/image/hivecheck" "$context/hivecheck"
 docker build --quiet --tag "$tag" --file docker/emulator.Dockerfile "$context"
 echo "built $tag"
