@@ -69,6 +69,9 @@ mod args;
 mod case;
 mod config;
 mod cortex;
+mod cortex_api;
+mod cortex_link;
+mod cortex_store;
 mod error;
 mod notification;
 mod org_config;
@@ -79,6 +82,6 @@ mod session;
 mod store;
 
 pub use args::EmulatorArgs;
-pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
+pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile, Role};
 pub use error::EmulatorError;
 pub use server::{Emulator, router, serve};

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::{EmulatorConfig, Profile};
+use super::config::{EmulatorConfig, Profile, Role};
 use super::error::{ApiError, EmulatorError};
 use super::store::Store;
 use super::{case, cortex, org_config, session};
@@ -37,6 +37,9 @@ impl App {
 
 /// The router of an emulator configured by `config`, for in-process tests.
 pub fn router(config: EmulatorConfig) -> Router {
+    if config.role == Role::Cortex {
+        return super::cortex_api::router(config).layer(middleware::from_fn(log_request));
+    }
     let prefix = config.context_path.trim_end_matches('/').to_owned();
     let app = App {
         store: Arc::new(Mutex::new(Store::new(config))),

@@ -900,7 +900,7 @@ fn status_of(outcome: &Outcome) -> &'static str {
 }
 
 /// Cortex cache tag: md5 of `workerId|dataType|tlp|data|parameters` (CX `JobSrv.scala`).
-fn cache_tag(
+pub(crate) fn cache_tag(
     worker: &str,
     data_type: &str,
     tlp: u64,
@@ -918,7 +918,7 @@ fn cache_tag(
 }
 
 /// Runs an enabled analyzer by name.
-fn run_analyzer(name: &str, data_type: &str, data: &str) -> Outcome {
+pub(crate) fn run_analyzer(name: &str, data_type: &str, data: &str) -> Outcome {
     if name.starts_with("AbuseIPDB_1") {
         abuseipdb::run(abuseipdb::Version::V1, data_type, data)
     } else if name.starts_with("AbuseIPDB") {
