@@ -280,6 +280,7 @@ pub(crate) async fn get_observable(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     read_observable(&app, &id, &call, Api::V0)
 }
 
@@ -289,6 +290,7 @@ pub(crate) async fn get_observable_v1(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     read_observable(&app, &id, &call, Api::V1)
 }
 

@@ -20,7 +20,8 @@ use serde_json::{Map, Value, json};
 
 use super::config::EmulatorConfig;
 use super::cortex_store::{
-    Caller, CortexState, DEFINITIONS, Job, ROLES, RunRequest, User, config_items, definition_json,
+    Caller, CortexState, DEFINITIONS, Job, ROLES, RunRequest, User, Worker, config_items,
+    definition_json,
 };
 use super::query::{self, Plain};
 use super::request::{apply_range, parse_range, url_pairs};
@@ -857,16 +858,18 @@ async fn enable_analyzer(
     }
     let job_cache = call.fields.get("jobCache").cloned();
     let job_timeout = call.fields.get("jobTimeout").cloned();
-    let worker = state.add_worker(
-        now,
-        &org,
+    let worker = state.add_worker(Worker {
+        id: String::new(),
+        name,
         definition,
-        &name,
+        org,
         configuration,
         job_cache,
         job_timeout,
-        &caller.user_id,
-    );
+        created_by: caller.user_id,
+        created_at: now,
+        seq: 0,
+    });
     Ok(created(worker.json(false)))
 }
 

@@ -513,31 +513,11 @@ impl CortexState {
         self.workers.iter().filter(move |w| w.org == org)
     }
 
-    /// Enables an analyzer for `org` with an already validated configuration.
-    pub fn add_worker(
-        &mut self,
-        now: Millis,
-        org: &str,
-        definition: &'static Definition,
-        name: &str,
-        configuration: Map<String, Value>,
-        job_cache: Option<Value>,
-        job_timeout: Option<Value>,
-        created_by: &str,
-    ) -> Worker {
-        let seq = self.next_seq();
-        let worker = Worker {
-            id: worker_id(org, name),
-            name: name.to_owned(),
-            definition,
-            org: org.to_owned(),
-            configuration,
-            job_cache,
-            job_timeout,
-            created_by: created_by.to_owned(),
-            created_at: now,
-            seq,
-        };
+    /// Enables an analyzer: stores `worker` with its id (md5 of `<org>_<name>_analyzer`, CX
+    /// `models/Worker.scala`) and a fresh `_seqNo`.
+    pub fn add_worker(&mut self, mut worker: Worker) -> Worker {
+        worker.id = worker_id(&worker.org, &worker.name);
+        worker.seq = self.next_seq();
         self.workers.retain(|w| w.id != worker.id);
         self.workers.push(worker.clone());
         worker

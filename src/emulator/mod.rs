@@ -76,6 +76,7 @@ mod error;
 mod notification;
 mod org_config;
 mod query;
+mod remote;
 mod request;
 mod server;
 mod session;

@@ -17,14 +17,21 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::config::{EmulatorConfig, Profile, Role};
+use super::cortex_link::{CortexLink, ServerStatus};
 use super::error::{ApiError, EmulatorError};
-use super::store::Store;
-use super::{case, cortex, org_config, session};
+use super::store::{Millis, Store};
+use super::{case, cortex, org_config, remote, session};
+
+/// Last Cortex connector check: when, and each server's status.
+type StatusCache = Option<(Millis, Vec<ServerStatus>)>;
 
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub(crate) struct App {
     store: Arc<Mutex<Store>>,
+    /// Role `thehive`: the HTTP client to the Cortex servers.
+    link: Option<Arc<CortexLink>>,
+    status: Arc<Mutex<StatusCache>>,
 }
 
 impl App {
@@ -32,6 +39,32 @@ impl App {
     /// request.
     pub fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Role `thehive`: the Cortex client.
+    pub fn link(&self) -> Option<Arc<CortexLink>> {
+        self.link.clone()
+    }
+
+    /// Role `thehive`: starts due notifications and polls remote jobs before a read; a no-op
+    /// in the combined role, whose jobs advance inside the store.
+    pub async fn sync(&self) {
+        if let Some(link) = &self.link {
+            remote::sync(self, link).await;
+        }
+    }
+
+    /// The last connector check, if any.
+    pub fn cached_status(&self) -> StatusCache {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stores a connector check.
+    pub fn set_cached_status(&self, at: Millis, statuses: Vec<ServerStatus>) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = Some((at, statuses));
     }
 }
 
@@ -41,8 +74,16 @@ pub fn router(config: EmulatorConfig) -> Router {
         return super::cortex_api::router(config).layer(middleware::from_fn(log_request));
     }
     let prefix = config.context_path.trim_end_matches('/').to_owned();
+    let link = (config.role == Role::TheHive).then(|| {
+        Arc::new(CortexLink::new(
+            &config.cortex_urls,
+            config.cortex_key.clone(),
+        ))
+    });
     let app = App {
         store: Arc::new(Mutex::new(Store::new(config))),
+        link,
+        status: Arc::new(Mutex::new(None)),
     };
 
     let v0: Vec<(&str, MethodRouter<App>)> = vec![
