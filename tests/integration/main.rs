@@ -7,6 +7,8 @@
 mod cli;
 // The built-in emulator answering as TheHive 4 and Cortex do.
 mod emulator;
+// The emulator's split roles: Cortex over HTTP and TheHive reaching it.
+mod emulator_roles;
 // The runner's steps and verdicts against the in-process emulator.
 mod runner;
 // Shared set-up: emulators, targets, contexts, scenarios.
