@@ -276,26 +276,56 @@ fn warn_unimplemented_profile(config: &EmulatorConfig) {
 }
 
 fn print_banner(config: &EmulatorConfig, url: &str) {
-    let servers: Vec<String> = config
-        .cortex_servers
-        .iter()
-        .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
-        .collect();
-    let lines = [
-        format!("hivecheck emulator (TheHive 4.1.24 + Cortex 3.1.8) listening on {url}"),
-        format!("  organisation:    {}", config.org),
-        format!(
-            "  analyst:         {} / password {}",
-            config.analyst_login, config.analyst_password
-        ),
-        format!("  analyst API key: {}", config.analyst_key),
-        format!(
-            "  admin:           {} / password {} (organisation admin)",
-            config.admin_login, config.admin_password
-        ),
-        format!("  cortex servers:  {}", servers.join("; ")),
-        "Press Ctrl-C to stop.".to_owned(),
-    ];
+    let mut lines = match config.role {
+        Role::Cortex => vec![
+            format!("hivecheck emulator: Cortex 3.1.8 API listening on {url}"),
+            "  empty until bootstrapped: POST /api/maintenance/migrate, then POST /api/user"
+                .to_owned(),
+            format!(
+                "  basic authentication: {}",
+                if config.cortex_basic_auth {
+                    "enabled"
+                } else {
+                    "disabled (--cortex-basic-auth enables it)"
+                }
+            ),
+        ],
+        Role::Combined | Role::TheHive => {
+            let servers: Vec<String> = if config.role == Role::TheHive {
+                config
+                    .cortex_urls
+                    .iter()
+                    .map(|(name, url)| format!("{name} ({url})"))
+                    .collect()
+            } else {
+                config
+                    .cortex_servers
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
+                    .collect()
+            };
+            let title = if config.role == Role::TheHive {
+                "TheHive 4.1.24, Cortex over HTTP"
+            } else {
+                "TheHive 4.1.24 + Cortex 3.1.8"
+            };
+            vec![
+                format!("hivecheck emulator ({title}) listening on {url}"),
+                format!("  organisation:    {}", config.org),
+                format!(
+                    "  analyst:         {} / password {}",
+                    config.analyst_login, config.analyst_password
+                ),
+                format!("  analyst API key: {}", config.analyst_key),
+                format!(
+                    "  admin:           {} / password {} (organisation admin)",
+                    config.admin_login, config.admin_password
+                ),
+                format!("  cortex servers:  {}", servers.join("; ")),
+            ]
+        }
+    };
+    lines.push("Press Ctrl-C to stop.".to_owned());
     // The banner is the output of `hivecheck emulate`: the operator needs these credentials to
     // connect. A closed stdout must not stop the server, so write errors are ignored.
     let mut out = std::io::stdout().lock();

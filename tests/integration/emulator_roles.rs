@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "thehive1234";
 const THEHIVE_KEY: &str = "analyst-roles-key-0123456789abcdef";
+const ADMIN_KEY: &str = "admin-roles-key-0123456789abcdef0";
 
 fn latency(ms: u64) -> Latency {
     Latency::fixed(Duration::from_millis(ms))
@@ -31,7 +32,9 @@ fn thehive_config(url: String, key: &str) -> EmulatorConfig {
         cortex_urls: vec![("cortex0".to_owned(), url)],
         cortex_key: Some(key.to_owned()),
         analyst_key: THEHIVE_KEY.to_owned(),
+        admin_key: Some(ADMIN_KEY.to_owned()),
         refresh_delay: Duration::from_millis(50),
+        notification_delay: Duration::from_millis(50),
         ..EmulatorConfig::default()
     }
 }
@@ -524,4 +527,52 @@ async fn connector_status_reports_error_and_auth_error() {
         auth_status["connectors"]["cortex"]["servers"][0]["status"],
         "AUTH_ERROR"
     );
+}
+
+#[tokio::test]
+async fn run_analyzer_notification_submits_to_the_remote_cortex() {
+    let cortex = Cortex::start(true, latency(50)).await;
+    let key = cortex.bootstrap().await;
+    let thehive = TheHive::start(cortex.emulator.base_url(), &key).await;
+    let rule = json!({"value": [{"delegate": false,
+        "trigger": {"name": "FilteredEvent", "filter": {"_and": [
+            {"_is": {"action": "create"}}, {"_is": {"objectType": "Observable"}}]}},
+        "notifier": {"name": "RunAnalyzer", "analyzerName": "AbuseIPDB_1_0"}}]});
+    let set = thehive
+        .http
+        .put(format!(
+            "{}/api/config/organisation/notification",
+            thehive.emulator.base_url()
+        ))
+        .bearer_auth(ADMIN_KEY)
+        .header("X-Organisation", "demo")
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let (_, case) = thehive
+        .post("/api/case", json!({"title": "t", "description": "d"}))
+        .await;
+    let case_id = case["_id"].as_str().unwrap();
+
+    let (_, observables) = thehive
+        .post(
+            &format!("/api/case/{case_id}/artifact"),
+            json!({"dataType": "ip", "data": "45.3.7.9"}),
+        )
+        .await;
+    let observable_id = observables[0]["_id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let (status, jobs) = thehive
+        .post(
+            "/api/connector/cortex/job/_search?range=all",
+            json!({"query": {"_parent": {"_type": "case_artifact", "_id": observable_id}}}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+    assert_eq!(jobs[0]["analyzerName"], "AbuseIPDB_1_0");
+    assert_eq!(jobs[0]["cortexId"], "cortex0");
 }
