@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios, against the built-in emulator unless a target URL is given.
     Run(Box<RunArgs>),
+    /// Check that the target is ready for the scenarios, without running them.
+    Preflight(Box<PreflightArgs>),
     /// Serve the built-in TheHive + Cortex emulator until interrupted.
     Emulate(Box<EmulatorArgs>),
 }
@@ -58,11 +60,32 @@ pub struct RunArgs {
     pub test: libtest_mimic::Arguments,
 }
 
+/// Flags of `hivecheck preflight`.
+#[derive(Debug, clap::Args)]
+pub struct PreflightArgs {
+    /// The target.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The scenarios whose analyzers and needs are checked.
+    #[arg(long, default_value = "scenarios", value_name = "PATH")]
+    pub scenarios: PathBuf,
+}
+
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(*args),
+        Command::Preflight(args) => {
+            match crate::harness::preflight_only(
+                &args.target,
+                &args.scenarios,
+                &crate::emulator::EmulatorConfig::default(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(stop) => fail(stop.code, &stop.message),
+            }
+        }
         Command::Emulate(args) => emulate(*args),
     }
 }

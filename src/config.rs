@@ -1,15 +1,21 @@
-//! Target configuration from flags and environment variables.
+//! Target configuration: flags, environment variables, and named profiles in `hivecheck.toml`.
 //!
-//! [`TargetArgs`] holds what the operator gave; [`TargetArgs::resolve`] checks it and says
+//! [`TargetArgs`] holds what the operator gave; [`TargetArgs::resolve`] fills the gaps from the
+//! profile named by `--profile`, reads secrets from the environment or from files, and says
 //! whether the run goes to a real TheHive or to the built-in emulator (when no URL is given).
+//! Flags and environment variables win over the profile.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use crate::client::{Auth, ClientError, Endpoint, Secret};
+use serde::Deserialize;
+
+use crate::client::{ApiVersion, Auth, ClientError, Endpoint, Secret};
 use crate::runner::Target;
 
 /// How the user and admin sessions log in when they have a password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PasswordAuth {
     /// `POST /api/login` and the session cookie, as the runbook does.
     #[default]
@@ -21,6 +27,17 @@ pub enum PasswordAuth {
 /// The target flags (each also read from the environment variable shown in `--help`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TargetArgs {
+    /// A profile of the configuration file to take the target from.
+    #[arg(long, env = "HIVECHECK_PROFILE")]
+    pub profile: Option<String>,
+    /// The configuration file holding the profiles.
+    #[arg(
+        long,
+        env = "HIVECHECK_CONFIG",
+        default_value = "hivecheck.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
     /// TheHive's base URL, with its context path if any; without it, the built-in emulator runs.
     #[arg(long, env = "THEHIVE_URL")]
     pub url: Option<String>,
@@ -51,9 +68,12 @@ pub struct TargetArgs {
     /// A Cortex server name that overrides the scenarios' `cortex`.
     #[arg(long, env = "CORTEX_ID")]
     pub cortex_id: Option<String>,
+    /// TheHive's API: v0 (TheHive 4) or v1 (TheHive 5); chosen from /api/status when absent.
+    #[arg(long, env = "THEHIVE_API", value_enum)]
+    pub api: Option<ApiVersion>,
     /// How sessions with a password authenticate.
-    #[arg(long, value_enum, default_value_t)]
-    pub auth: PasswordAuth,
+    #[arg(long, value_enum)]
+    pub auth: Option<PasswordAuth>,
     /// An extra CA certificate (PEM) to trust.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
@@ -86,6 +106,49 @@ pub enum ConfigError {
         /// What is missing.
         detail: String,
     },
+    /// The configuration file cannot be read.
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid.
+    #[error("{}:{line}:{column}: {message}\n{snippet}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+        /// The line with a caret.
+        snippet: String,
+    },
+    /// The profile named does not exist.
+    #[error("no profile `{name}` in `{}` (profiles: {available})", path.display())]
+    NoProfile {
+        /// The name asked for.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// The names it has.
+        available: String,
+    },
+    /// A secret named by `*_env` or `*_file` cannot be read.
+    #[error("failed to read the secret `{key}` of profile `{profile}`: {reason}")]
+    Secret {
+        /// The profile.
+        profile: String,
+        /// The key, e.g. `password_env`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -100,41 +163,93 @@ impl ConfigError {
                 "set THEHIVE_ADMIN_USER and THEHIVE_ADMIN_PASSWORD, or THEHIVE_ADMIN_API_KEY"
                     .to_owned()
             }
+            ConfigError::Read { .. } | ConfigError::NoProfile { .. } => {
+                "write the profile as [profile.NAME] in hivecheck.toml, or name another file with --config".to_owned()
+            }
+            ConfigError::Invalid { .. } => {
+                "README.md, section \"Profiles\", lists the keys a profile takes".to_owned()
+            }
+            ConfigError::Secret { .. } => {
+                "export the variable, or check the file exists and is readable".to_owned()
+            }
         }
     }
 }
 
+/// One `[profile.NAME]` of `hivecheck.toml`. Secrets belong in `*_env` (a variable's name) or
+/// `*_file` (a path); a plain `password`/`api_key` works but draws a warning.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    url: Option<String>,
+    org: Option<String>,
+    organization: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    api_key_file: Option<PathBuf>,
+    admin_user: Option<String>,
+    admin_password: Option<String>,
+    admin_password_env: Option<String>,
+    admin_password_file: Option<PathBuf>,
+    admin_api_key: Option<String>,
+    admin_api_key_env: Option<String>,
+    admin_api_key_file: Option<PathBuf>,
+    cortex_id: Option<String>,
+    api: Option<ApiVersion>,
+    auth: Option<PasswordAuth>,
+    ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    insecure: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    profile: BTreeMap<String, Profile>,
+}
+
 impl TargetArgs {
-    /// Checks the flags. Warnings (an American-spelled organisation) go to the log.
+    /// Merges the profile (if any), checks the result, and says where the run goes.
     pub fn resolve(&self) -> Result<TargetPlan, ConfigError> {
-        let Some(url) = &self.url else {
+        let args = match &self.profile {
+            Some(name) => self.with_profile(name)?,
+            None => self.clone(),
+        };
+        let Some(url) = &args.url else {
             return Ok(TargetPlan::Builtin);
         };
         let mut endpoint = Endpoint::parse(url)
             .map_err(ConfigError::Url)?
-            .with_insecure(self.insecure);
-        if let Some(ca) = &self.ca_cert {
+            .with_insecure(args.insecure)
+            .with_api(args.api);
+        if let Some(ca) = &args.ca_cert {
             endpoint = endpoint.with_ca_cert(ca);
         }
-        let user = credentials("user", &self.user, &self.password, &self.api_key, self.auth)?
+        let method = args.auth.unwrap_or_default();
+        let user = credentials("user", &args.user, &args.password, &args.api_key, method)?
             .ok_or_else(|| ConfigError::Credentials {
                 role: "user",
                 detail: "neither a password nor an API key".to_owned(),
             })?;
         let admin = credentials(
             "admin",
-            &self.admin_user,
-            &self.admin_password,
-            &self.admin_api_key,
-            self.auth,
+            &args.admin_user,
+            &args.admin_password,
+            &args.admin_api_key,
+            method,
         )?;
         Ok(TargetPlan::Remote(Box::new(Target {
             label: format!("TheHive at {}", endpoint.base()),
             endpoint,
-            org: self.organisation(),
+            org: args.organisation(),
             user,
             admin,
-            cortex: self.cortex_id.clone(),
+            cortex: args.cortex_id.clone(),
             builtin: false,
         })))
     }
@@ -153,6 +268,124 @@ impl TargetArgs {
             (None, None) => None,
         }
     }
+
+    fn with_profile(&self, name: &str) -> Result<TargetArgs, ConfigError> {
+        let profile = load_profile(&self.config, name)?;
+        let secret = |plain: &Option<String>,
+                      env: &Option<String>,
+                      file: &Option<PathBuf>,
+                      key: &str| { read_secret(name, key, plain, env, file) };
+        let mut merged = self.clone();
+        let fill = |slot: &mut Option<String>, value: Option<String>| {
+            if slot.is_none() {
+                *slot = value;
+            }
+        };
+        fill(&mut merged.url, profile.url.clone());
+        fill(&mut merged.org, profile.org.clone());
+        fill(&mut merged.organization, profile.organization.clone());
+        fill(&mut merged.user, profile.user.clone());
+        fill(&mut merged.admin_user, profile.admin_user.clone());
+        fill(&mut merged.cortex_id, profile.cortex_id.clone());
+        if merged.password.is_none() {
+            merged.password = secret(
+                &profile.password,
+                &profile.password_env,
+                &profile.password_file,
+                "password",
+            )?;
+        }
+        if merged.api_key.is_none() {
+            merged.api_key = secret(
+                &profile.api_key,
+                &profile.api_key_env,
+                &profile.api_key_file,
+                "api_key",
+            )?;
+        }
+        if merged.admin_password.is_none() {
+            merged.admin_password = secret(
+                &profile.admin_password,
+                &profile.admin_password_env,
+                &profile.admin_password_file,
+                "admin_password",
+            )?;
+        }
+        if merged.admin_api_key.is_none() {
+            merged.admin_api_key = secret(
+                &profile.admin_api_key,
+                &profile.admin_api_key_env,
+                &profile.admin_api_key_file,
+                "admin_api_key",
+            )?;
+        }
+        merged.api = merged.api.or(profile.api);
+        merged.auth = merged.auth.or(profile.auth);
+        merged.ca_cert = merged.ca_cert.or(profile.ca_cert);
+        merged.insecure |= profile.insecure;
+        Ok(merged)
+    }
+}
+
+fn load_profile(path: &Path, name: &str) -> Result<Profile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        let (line, column, snippet) = crate::scenario::locate(&text, e.span().unwrap_or(0..0));
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+            snippet,
+        }
+    })?;
+    let available = file.profile.keys().cloned().collect::<Vec<_>>().join(", ");
+    file.profile
+        .get(name)
+        .cloned()
+        .ok_or_else(|| ConfigError::NoProfile {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            available: if available.is_empty() {
+                "none".to_owned()
+            } else {
+                available
+            },
+        })
+}
+
+fn read_secret(
+    profile: &str,
+    key: &str,
+    plain: &Option<String>,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
+    let fail = |suffix: &str, reason: String| ConfigError::Secret {
+        profile: profile.to_owned(),
+        key: format!("{key}{suffix}"),
+        reason,
+    };
+    if let Some(variable) = env {
+        return std::env::var(variable)
+            .map(Some)
+            .map_err(|_| fail("_env", format!("the variable `{variable}` is not set")));
+    }
+    if let Some(path) = file {
+        return std::fs::read_to_string(path)
+            .map(|text| Some(text.trim_end_matches(['\n', '\r']).to_owned()))
+            .map_err(|e| fail("_file", format!("{}: {e}", path.display())));
+    }
+    if plain.is_some() {
+        tracing::warn!(
+            "profile `{profile}` holds `{key}` in plain text; prefer `{key}_env` (a variable's \
+             name) or `{key}_file` (a path), and keep the file out of version control"
+        );
+    }
+    Ok(plain.clone())
 }
 
 fn credentials(
@@ -216,5 +449,84 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(args.organisation().as_deref(), Some("demo"));
+    }
+
+    fn with_file(text: &str, profile: &str) -> (tempfile::TempDir, TargetArgs) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hivecheck.toml");
+        std::fs::write(&path, text).unwrap();
+        let args = TargetArgs {
+            profile: Some(profile.into()),
+            config: path,
+            ..Default::default()
+        };
+        (dir, args)
+    }
+
+    #[test]
+    fn profile_fills_the_target_and_reads_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("pw");
+        std::fs::write(&secret, "s3cret-from-file\n").unwrap();
+        let text = format!(
+            "[profile.staging]\nurl = \"https://thehive.example/thehive\"\norg = \"SOC\"\n\
+             user = \"bot@example.org\"\npassword_file = \"{}\"\napi = \"v1\"\n",
+            secret.display()
+        );
+        let (_keep, args) = with_file(&text, "staging");
+        let TargetPlan::Remote(target) = args.resolve().unwrap() else {
+            panic!("remote")
+        };
+        assert_eq!(target.endpoint.base(), "https://thehive.example/thehive");
+        assert_eq!(target.org.as_deref(), Some("SOC"));
+        let Auth::Session { password, .. } = &target.user else {
+            panic!("session")
+        };
+        assert_eq!(password.expose(), "s3cret-from-file");
+    }
+
+    #[test]
+    fn flags_win_over_the_profile() {
+        let (_keep, mut args) = with_file(
+            "[profile.p]\nurl = \"http://a\"\norg = \"A\"\nuser = \"u\"\npassword = \"x\"\n",
+            "p",
+        );
+        args.org = Some("B".into());
+        let TargetPlan::Remote(target) = args.resolve().unwrap() else {
+            panic!("remote")
+        };
+        assert_eq!(target.org.as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn unknown_profile_key_points_at_its_line() {
+        let (_keep, args) = with_file("[profile.p]\nurl = \"http://a\"\npasword = \"x\"\n", "p");
+        let err = args.resolve().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("hivecheck.toml:3:1: unknown field `pasword`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_profile_lists_the_existing_ones() {
+        let (_keep, args) = with_file("[profile.staging]\nurl = \"http://a\"\n", "prod");
+        let err = args.resolve().unwrap_err();
+        assert!(err.to_string().contains("(profiles: staging)"), "{err}");
+    }
+
+    #[test]
+    fn unset_secret_variable_is_an_error() {
+        let (_keep, args) = with_file(
+            "[profile.p]\nurl = \"http://a\"\nuser = \"u\"\npassword_env = \"HIVECHECK_TEST_SURELY_UNSET\"\n",
+            "p",
+        );
+        let err = args.resolve().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`HIVECHECK_TEST_SURELY_UNSET` is not set"),
+            "{err}"
+        );
     }
 }

@@ -15,3 +15,17 @@ pub const EMULATOR: u8 = 5;
 pub const EXPECTATIONS: u8 = 101;
 /// The run was interrupted (SIGINT or SIGTERM) after putting back what it had changed.
 pub const INTERRUPTED: u8 = 130;
+/// Preflight: TheHive is not reachable (DNS, connection refused, time-out).
+pub const PREFLIGHT_UNREACHABLE: u8 = 10;
+/// Preflight: TLS failed (untrusted or invalid certificate).
+pub const PREFLIGHT_TLS: u8 = 11;
+/// Preflight: the user's or admin's credentials were refused.
+pub const PREFLIGHT_CREDENTIALS: u8 = 12;
+/// Preflight: the organisation does not exist, or the user is not a member.
+pub const PREFLIGHT_ORGANISATION: u8 = 13;
+/// Preflight: a Cortex server is down or refuses TheHive's key.
+pub const PREFLIGHT_CORTEX: u8 = 14;
+/// Preflight: a scenario's analyzer is missing on its server or does not take its data type.
+pub const PREFLIGHT_ANALYZER: u8 = 15;
+/// Preflight: TheHive 5's licence does not allow what a scenario needs.
+pub const PREFLIGHT_LICENCE: u8 = 16;

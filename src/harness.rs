@@ -17,6 +17,7 @@ use tokio::runtime::Runtime;
 use crate::config::{TargetArgs, TargetPlan};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::exit;
+use crate::preflight;
 use crate::report::{self, SnapshotCheck};
 use crate::runner::{self, RunContext, RunOptions, SnapshotMode, Target, TrialReport, render};
 use crate::scenario::{self, Scenario};
@@ -85,31 +86,8 @@ impl Harness {
             });
         }
 
-        let runtime = Arc::new(
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Stop {
-                    code: exit::TARGET,
-                    message: format!("failed to start the async runtime: {e}"),
-                })?,
-        );
-        let plan = target.resolve().map_err(|e| Stop {
-            code: exit::USAGE,
-            message: render(&e, Some(e.hint())),
-        })?;
-        let (target, emulator) = match plan {
-            TargetPlan::Remote(target) => (*target, None),
-            TargetPlan::Builtin => {
-                let emulator = runtime
-                    .block_on(Emulator::start(settings.emulator.clone()))
-                    .map_err(|e| Stop {
-                        code: exit::EMULATOR,
-                        message: render(&e, None),
-                    })?;
-                (builtin_target(&emulator, target), Some(emulator))
-            }
-        };
+        let runtime = new_runtime()?;
+        let (target, emulator) = start_target(&runtime, target, &settings.emulator)?;
 
         let run_seed = settings.seed.unwrap_or_else(crate::ipgen::random_seed);
         let options = RunOptions {
@@ -133,11 +111,19 @@ impl Harness {
             ctx.interrupt.listen();
         }
 
-        // One check before fanning out: a refused login would fail every trial the same way.
-        runtime.block_on(ctx.user()).map_err(|e| Stop {
-            code: exit::TARGET,
-            message: render(&e, e.hint()),
-        })?;
+        // One report before fanning out: a refused login or a missing analyzer would fail
+        // every trial the same way.
+        let report = runtime.block_on(preflight::run(&ctx, &scenarios));
+        if let Some(failure) = report.failure() {
+            return Err(Stop {
+                code: failure.exit_code(),
+                message: report.render(&ctx.target.label),
+            });
+        }
+        println!(
+            "preflight: ok ({} checks; `hivecheck preflight` lists them)",
+            report.checks.len()
+        );
 
         Ok(Harness {
             scenarios,
@@ -200,6 +186,75 @@ impl Harness {
         } else {
             ExitCode::from(exit::EXPECTATIONS)
         }
+    }
+}
+
+/// A multi-threaded runtime for the run.
+pub fn new_runtime() -> Result<Arc<Runtime>, Stop> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map(Arc::new)
+        .map_err(|e| Stop {
+            code: exit::TARGET,
+            message: format!("failed to start the async runtime: {e}"),
+        })
+}
+
+/// Resolves the target flags; without a URL, starts the built-in emulator (kept alive by the
+/// returned handle).
+pub fn start_target(
+    runtime: &Runtime,
+    args: &TargetArgs,
+    emulator: &EmulatorConfig,
+) -> Result<(Target, Option<Emulator>), Stop> {
+    let plan = args.resolve().map_err(|e| Stop {
+        code: exit::USAGE,
+        message: render(&e, Some(e.hint())),
+    })?;
+    match plan {
+        TargetPlan::Remote(target) => Ok((*target, None)),
+        TargetPlan::Builtin => {
+            let emulator = runtime
+                .block_on(Emulator::start(emulator.clone()))
+                .map_err(|e| Stop {
+                    code: exit::EMULATOR,
+                    message: render(&e, None),
+                })?;
+            Ok((builtin_target(&emulator, args), Some(emulator)))
+        }
+    }
+}
+
+/// `hivecheck preflight`: every check, printed, and the exit code of the first failure.
+pub fn preflight_only(
+    args: &TargetArgs,
+    scenarios: &Path,
+    emulator: &EmulatorConfig,
+) -> Result<(), Stop> {
+    let scenarios = load(scenarios)?;
+    let runtime = new_runtime()?;
+    let (target, _emulator) = start_target(&runtime, args, emulator)?;
+    let options = RunOptions {
+        seed_override: None,
+        run_seed: 0,
+        snapshots: SnapshotMode::Never,
+        out_dir: PathBuf::from("hivecheck-out"),
+        fixtures_dir: PathBuf::from("fixtures"),
+        keep: true,
+    };
+    let ctx = RunContext::new(target, options);
+    let report = runtime.block_on(preflight::run(&ctx, &scenarios));
+    let text = report.render(&ctx.target.label);
+    match report.failure() {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(failure) => Err(Stop {
+            code: failure.exit_code(),
+            message: text,
+        }),
     }
 }
 

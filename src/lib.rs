@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod exit;
 pub mod harness;
 pub mod ipgen;
+pub mod preflight;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -148,6 +148,32 @@ impl ClientError {
         }
     }
 
+    /// Whether the failure is in TLS (an untrusted or invalid certificate, a handshake error)
+    /// rather than in reaching the host at all.
+    pub fn is_tls(&self) -> bool {
+        let ClientError::Transport { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(error) = cause {
+            let text = error.to_string().to_ascii_lowercase();
+            // rustls words its failures this way; "connection refused" has none of them.
+            let tls_words = [
+                "certificate",
+                "tls",
+                "handshake",
+                "ssl",
+                "corrupt message",
+                "alert",
+            ];
+            if tls_words.iter().any(|w| text.contains(w)) {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+
     /// What the operator can try next, in one sentence.
     pub fn hint(&self) -> Option<String> {
         let hint = match self {

@@ -27,13 +27,25 @@ pub const ORG_HEADER: &str = "X-Organisation";
 pub const ORG_HEADER_RUNBOOK: &str = "X-Organization";
 
 /// Which of TheHive's APIs to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ApiVersion {
     /// TheHive 4's v0 API (`/api/case/...`, `/api/connector/cortex/...`), as the runbook uses.
     #[default]
     V0,
     /// The v1 API of TheHive 4.1+ and 5 (`/api/v1/...`).
     V1,
+}
+
+impl ApiVersion {
+    /// The family to use with a server: v1 for TheHive 5 (whose OpenAPI documents only v1),
+    /// v0 for TheHive 4 and anything that does not say.
+    pub fn of(status: &Status) -> Self {
+        match status.thehive_version() {
+            Some(version) if version.starts_with('5') => ApiVersion::V1,
+            _ => ApiVersion::V0,
+        }
+    }
 }
 
 /// Where TheHive is and how to reach it.
@@ -43,6 +55,7 @@ pub struct Endpoint {
     timeout: Duration,
     ca_cert: Option<std::path::PathBuf>,
     insecure: bool,
+    api: Option<ApiVersion>,
 }
 
 impl Endpoint {
@@ -64,7 +77,15 @@ impl Endpoint {
             timeout: Duration::from_secs(30),
             ca_cert: None,
             insecure: false,
+            api: None,
         })
+    }
+
+    /// Fixes the API family; `None` (the default) chooses it from `GET /api/status`: v1 for
+    /// TheHive 5, v0 otherwise.
+    pub fn with_api(mut self, api: Option<ApiVersion>) -> Self {
+        self.api = api;
+        self
     }
 
     /// The base URL without a trailing slash.
@@ -204,7 +225,7 @@ impl TheHive {
                 Some(sensitive(&format!("Bearer {}", key.expose()))),
             ),
         };
-        let session = TheHive {
+        let mut session = TheHive {
             http: endpoint.http_client()?,
             base: endpoint.base.clone(),
             org: org.map(str::to_owned),
@@ -212,13 +233,21 @@ impl TheHive {
             authorization,
             api: ApiVersion::V0,
         };
+        session.api = match endpoint.api {
+            Some(api) => api,
+            None => ApiVersion::of(&session.status().await?),
+        };
 
         if let Auth::Session { login, password } = auth {
             let body = json!({ "user": login, "password": password.expose() });
+            let path = match session.api {
+                ApiVersion::V0 => "/api/login",
+                ApiVersion::V1 => "/api/v1/login",
+            };
             let response = session
-                .exchange(Method::POST, "/api/login", Some(&body), ORG_HEADER)
+                .exchange(Method::POST, path, Some(&body), ORG_HEADER)
                 .await?;
-            session.check(&Method::POST, "/api/login", &response)?;
+            session.check(&Method::POST, path, &response)?;
             for cookie in response.headers.get_all(header::SET_COOKIE) {
                 let pair = cookie.to_str().ok().and_then(|t| t.split(';').next());
                 if let Some((_, value)) = pair.and_then(|kv| kv.split_once('=')) {
@@ -230,10 +259,21 @@ impl TheHive {
         Ok(session)
     }
 
-    /// Chooses the API family for the calls that differ between v0 and v1.
-    pub fn with_api(mut self, api: ApiVersion) -> Self {
-        self.api = api;
-        self
+    /// The API family this session calls.
+    pub fn api(&self) -> ApiVersion {
+        self.api
+    }
+
+    /// A client without credentials, for the public `GET /api/status`.
+    pub fn anonymous(endpoint: &Endpoint) -> Result<Self, ClientError> {
+        Ok(TheHive {
+            http: endpoint.http_client()?,
+            base: endpoint.base.clone(),
+            org: None,
+            who: "anonymous client".to_owned(),
+            authorization: None,
+            api: endpoint.api.unwrap_or_default(),
+        })
     }
 
     /// The same session, sending `org` as its organisation from now on.

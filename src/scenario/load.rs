@@ -55,24 +55,31 @@ struct Source<'a> {
     text: &'a str,
 }
 
+/// Where a byte span of `text` is: 1-based line and column, and the line with a caret under
+/// the span, for any TOML file hivecheck reads.
+pub fn locate(text: &str, span: Range<usize>) -> (usize, usize, String) {
+    let offset = span.start.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or_default();
+    let width = text[offset..span.end.clamp(offset, text.len())]
+        .lines()
+        .next()
+        .map_or(1, |s| s.chars().count().max(1));
+    let gutter = " ".repeat(line.to_string().len());
+    let snippet = format!(
+        "{gutter} |\n{line} | {line_text}\n{gutter} | {}{}",
+        " ".repeat(column - 1),
+        "^".repeat(width)
+    );
+    (line, column, snippet)
+}
+
 impl Source<'_> {
     fn error(&self, span: Range<usize>, message: String, hint: Option<String>) -> ScenarioError {
-        let offset = span.start.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = self.text[line_start..offset].chars().count() + 1;
-        let line_text = self.text[line_start..].lines().next().unwrap_or_default();
-        let width = self.text[offset..span.end.clamp(offset, self.text.len())]
-            .lines()
-            .next()
-            .map_or(1, |s| s.chars().count().max(1));
-        let gutter = " ".repeat(line.to_string().len());
-        let snippet = format!(
-            "{gutter} |\n{line} | {line_text}\n{gutter} | {}{}",
-            " ".repeat(column - 1),
-            "^".repeat(width)
-        );
+        let (line, column, snippet) = locate(self.text, span);
         ScenarioError::Invalid {
             path: self.path.to_owned(),
             line,

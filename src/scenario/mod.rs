@@ -10,7 +10,7 @@ mod load;
 mod model;
 
 pub use error::ScenarioError;
-pub use load::{load_dir, load_file, load_str};
+pub use load::{load_dir, load_file, load_str, locate};
 pub use model::{
     AnalyzerPattern, AutorunSpec, AutorunVerdict, CaseSpec, Expectation, ItemSpec, Outcome,
     PollSpec, RuleMode, Scenario,

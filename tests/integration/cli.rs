@@ -76,7 +76,7 @@ fn invalid_scenario_exits_3_with_file_line_and_hint() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn wrong_password_exits_4_once_with_a_clear_message() {
+async fn wrong_password_fails_preflight_once_with_a_clear_message() {
     let emulator = start(fast_config()).await;
 
     let output = hivecheck()
@@ -93,7 +93,7 @@ async fn wrong_password_exits_4_once_with_a_clear_message() {
         .output()
         .unwrap();
 
-    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(12), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(
