@@ -353,6 +353,30 @@ mod tests {
     }
 
     #[test]
+    fn thehive_role_takes_the_thehive5_profile() {
+        // The container stack's TheHive command line.
+        let cli = Cli::parse_from([
+            "x",
+            "--role",
+            "thehive",
+            "--profile",
+            "thehive5",
+            "--cortex-url",
+            "cortex0=http://hivecheck-s-cortex:9001",
+            "--cortex-key",
+            "k",
+        ]);
+
+        let config = cli.args.into_config().expect("valid flags");
+
+        assert_eq!(
+            (config.role, config.profile),
+            (Role::TheHive, Profile::TheHive5)
+        );
+        assert_eq!(config.cortex_key.as_deref(), Some("k"));
+    }
+
+    #[test]
     fn thehive_role_needs_a_cortex_url() {
         let cli = Cli::parse_from(["x", "--role", "thehive"]);
 

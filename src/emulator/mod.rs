@@ -37,12 +37,14 @@
 //! * **Analyzers**: only AbuseIPDB 1.0/2.0 are modelled, with answers made up from a hash of
 //!   the address instead of the live AbuseIPDB API (at most five sample reports; no
 //!   `Missing AbuseIPDB API key`, TLP/PAP limits or `Unexpected Error` paths); other configured
-//!   analyzer names accept `ip` and succeed with an empty summary. Every server's Cortex
-//!   organisation is the working organisation (worker ids use it).
+//!   analyzer names accept `ip` and succeed with an empty summary. In the combined role every
+//!   server's Cortex organisation is the working organisation (worker ids use it); in the
+//!   `thehive` role it is the organisation of the key's Cortex user, whatever TheHive's.
 //! * **Cortex status**: in the combined role `connectors.cortex` in `/api/status` (TheHive 5:
-//!   `/api/v1/status`) is `OK` from the first request (real: `{}` until the first check, then re-checked every minute). In
-//!   the `thehive` role the first `/api/status` or `/api/health` (TheHive 5: `/api/v1/status`)
-//!   runs the check itself and the result is reused for `status_check_interval`. Versions are fixed strings.
+//!   `/api/v1/status`) is `OK` from the first request (real: `{}` until the first check, then
+//!   re-checked every minute). In the `thehive` role the first `/api/status` or `/api/health`
+//!   (TheHive 5: `/api/v1/status`) runs the check itself and the result is reused for
+//!   `status_check_interval`. Versions are fixed strings.
 //! * **Cortex API** (role `cortex`): only status, maintenance migration, login/logout, user
 //!   create/get/current, key get/renew, organization create/get, analyzer definitions,
 //!   analyzer enable/list/get/by type/`_search`/run and job list/`_search`/get/report/
@@ -59,9 +61,12 @@
 //!   job's poller tick (`refresh_delay`) has passed, with the same `waitreport?atMost=1
 //!   second` call; a read can therefore wait up to a second for Cortex. `maxRetryOnError`,
 //!   `includedTheHiveOrganisations`/`excludedTheHiveOrganisations`, file observables and report
-//!   artifact import are not modelled; a Cortex that cannot be reached during job creation
-//!   gives an inferred 500 `java.net.ConnectException`. RunAnalyzer notifications look the
-//!   analyzer up with `POST /api/analyzer/_search` on each server in turn.
+//!   artifact import are not modelled; with the TheHive 4 profile a Cortex that cannot be
+//!   reached during job creation gives an inferred 500 `java.net.ConnectException` (the
+//!   TheHive 5 profile records a failing job instead, see below). RunAnalyzer notifications
+//!   look the analyzer up with `POST /api/analyzer/_search` on each server in turn. The
+//!   `cortex` role always speaks Cortex 3.1.8's API and version (`3.1.8-1`), also behind the
+//!   TheHive 5 profile, whose real stack runs Cortex 4.
 //! * **Error texts**: some texts are inferred rather than observed: the 500
 //!   `ConfigException$Missing` for an organisation item without default, the `SearchError` for
 //!   a filter operator the emulator lacks (real TheHive may accept it), the `acceptedInput`
@@ -111,7 +116,11 @@
 //!   tests only show the 201 and the reads). A job answers `Waiting` at creation with its
 //!   Cortex job id known at once, although TheHive 5 submits asynchronously; a Cortex cache
 //!   hit is still born `Success`. A bulk request stops at its first invalid job. Job list
-//!   results never carry `report`, whatever `extraData` asks for.
+//!   results never carry `report`, whatever `extraData` asks for. In the `thehive` role the
+//!   remote Cortex decides what is unknown (server name, then analyzer by id and by name), and
+//!   a submission that fails there (Cortex unreachable or refusing the run) also gives a 201
+//!   and a failing job, whose `errorMessage` is the emulator's own text for the failed call
+//!   [I]; `cortexJobId` is then `""`.
 //! * **Shapes**: `tlpLabel`/`papLabel`/`severityLabel` follow TLP 2.0 (5.2+); cases are always
 //!   `New`/stage `New` with `access` `OrganisationAccessKind`, empty `customFields`, and only
 //!   `newDate`/`timeToDetect` among the date metrics; observables have `external: false`;

@@ -107,18 +107,69 @@ fn client_error(error: LinkError) -> ApiError {
     }
 }
 
+/// Why a job could not be submitted to a remote Cortex, before TheHive renders it: TheHive 4
+/// answers the request with an error, TheHive 5 records a job that fails.
+pub(crate) enum SubmitError {
+    /// TheHive refused the request itself (the observable or its case is not visible).
+    Refused(ApiError),
+    /// No configured Cortex server has that name.
+    UnknownServer,
+    /// The server has no analyzer of that id or name.
+    UnknownAnalyzer,
+    /// The analyzer lookup failed (Cortex down, or an error answer).
+    Lookup(LinkError),
+    /// Cortex did not accept the `run` call.
+    Run(LinkError),
+}
+
+impl SubmitError {
+    /// The text TheHive 5 stores as the failed job's `errorMessage`, or `None` for a refusal,
+    /// which TheHive answers at once. The texts for unknown servers and analyzers reuse
+    /// TheHive 4's lookup errors, and those of failed calls are the emulator's own [I].
+    pub fn failure_message(&self, server: &str, analyzer: &str) -> Option<String> {
+        Some(match self {
+            SubmitError::Refused(_) => return None,
+            SubmitError::UnknownServer => format!("Cortex {server} not found"),
+            SubmitError::UnknownAnalyzer => format!("Analyzer {analyzer} not found"),
+            SubmitError::Lookup(e) | SubmitError::Run(e) => e.to_string(),
+        })
+    }
+
+    /// TheHive 4's answer to the job creation request.
+    fn into_th4(self, server: &str, analyzer: &str) -> ApiError {
+        match self {
+            SubmitError::Refused(e) => e,
+            SubmitError::UnknownServer => ApiError::not_found(format!("Cortex {server} not found")),
+            // The id lookup fails with 404, the name search returns nothing, and TheHive throws
+            // `ApplicationError(404, "Analyzer <id> not found")` (TH4 `JobSrv.scala`).
+            SubmitError::UnknownAnalyzer => ApiError::internal(
+                "org.thp.client.ApplicationError",
+                format!("ApplicationError(404):\n\"Analyzer {analyzer} not found\""),
+            ),
+            SubmitError::Lookup(e) => client_error(e),
+            // TheHive reads any answer as a job; an error body does not parse as one.
+            SubmitError::Run(LinkError::Status { .. }) => ApiError::internal(
+                "play.api.libs.json.JsResultException",
+                "JsResultException(errors:List(((/id),List(JsonValidationError(List(error.path.missing),List())))))",
+            ),
+            SubmitError::Run(e) => client_error(e),
+        }
+    }
+}
+
 /// Resolves an analyzer by worker id, then by name (TH4 `JobSrv.submit`).
-async fn resolve(link: &CortexLink, server: &Server, id_or_name: &str) -> Result<Value, ApiError> {
+async fn resolve(
+    link: &CortexLink,
+    server: &Server,
+    id_or_name: &str,
+) -> Result<Value, SubmitError> {
     if let Ok(worker) = link.analyzer(server, id_or_name).await {
         return Ok(worker);
     }
     match link.analyzer_by_name(server, id_or_name).await {
         Ok(Some(worker)) => Ok(worker),
-        Ok(None) => Err(ApiError::internal(
-            "org.thp.client.ApplicationError",
-            format!("ApplicationError(404):\n\"Analyzer {id_or_name} not found\""),
-        )),
-        Err(e) => Err(client_error(e)),
+        Ok(None) => Err(SubmitError::UnknownAnalyzer),
+        Err(e) => Err(SubmitError::Lookup(e)),
     }
 }
 
@@ -156,7 +207,8 @@ fn submission(
     })
 }
 
-/// Submits a job on `server_name` and records it; returns the TheHive job id.
+/// Submits a job on `server_name` and records it; returns the TheHive job id, or TheHive 4's
+/// error answer.
 pub(crate) async fn submit(
     app: &App,
     link: &CortexLink,
@@ -166,23 +218,39 @@ pub(crate) async fn submit(
     analyzer_id: &str,
     parameters: Map<String, Value>,
 ) -> Result<String, ApiError> {
-    let server = link
-        .server(server_name)
-        .ok_or_else(|| ApiError::not_found(format!("Cortex {server_name} not found")))?;
-    let Submission { body } = submission(app, ctx, observable_id, parameters)?;
+    try_submit(
+        app,
+        link,
+        ctx,
+        observable_id,
+        server_name,
+        analyzer_id,
+        parameters,
+    )
+    .await
+    .map_err(|e| e.into_th4(server_name, analyzer_id))
+}
+
+/// Submits a job on `server_name` and records it; returns the TheHive job id, or why it could
+/// not be submitted (nothing is recorded then).
+pub(crate) async fn try_submit(
+    app: &App,
+    link: &CortexLink,
+    ctx: &AuthContext,
+    observable_id: &str,
+    server_name: &str,
+    analyzer_id: &str,
+    parameters: Map<String, Value>,
+) -> Result<String, SubmitError> {
+    let server = link.server(server_name).ok_or(SubmitError::UnknownServer)?;
+    let Submission { body } =
+        submission(app, ctx, observable_id, parameters).map_err(SubmitError::Refused)?;
     let worker = resolve(link, server, analyzer_id).await?;
     let worker_id = worker["id"].as_str().unwrap_or(analyzer_id).to_owned();
     let job = link
         .run(server, &worker_id, &body)
         .await
-        .map_err(|e| match e {
-            // TheHive reads any answer as a job; an error body does not parse as one.
-            LinkError::Status { .. } => ApiError::internal(
-                "play.api.libs.json.JsResultException",
-                "JsResultException(errors:List(((/id),List(JsonValidationError(List(error.path.missing),List())))))",
-            ),
-            other => client_error(other),
-        })?;
+        .map_err(SubmitError::Run)?;
     let id = app
         .lock()
         .record_remote_job(now_ms(), &ctx.login, observable_id, server_name, &job);

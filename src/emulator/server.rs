@@ -274,7 +274,9 @@ async fn log_request(req: Request, next: Next) -> Response {
 /// A running emulator.
 #[derive(Debug)]
 pub struct Emulator {
-    config: EmulatorConfig,
+    /// Boxed: the configuration is large and the handle is kept in enums next to small
+    /// variants.
+    config: Box<EmulatorConfig>,
     base_url: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), std::io::Error>>,
@@ -308,7 +310,7 @@ impl Emulator {
         });
         tracing::info!(target: "emulator", %base_url, "emulator started");
         Ok(Emulator {
-            config,
+            config: Box::new(config),
             base_url,
             stop,
             task,

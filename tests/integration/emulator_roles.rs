@@ -4,7 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use hivecheck::emulator::{Emulator, EmulatorConfig, Latency, Role};
+use std::path::Path;
+use std::sync::Arc;
+
+use hivecheck::client::{Auth, Endpoint};
+use hivecheck::emulator::{Emulator, EmulatorConfig, Latency, Profile, Role};
+use hivecheck::runner::{self, Target};
+use hivecheck::scenario::{self, AutorunVerdict, Outcome};
+use hivecheck::stack::{self, Images, StackConfig};
 use md5::{Digest, Md5};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -575,4 +582,228 @@ async fn run_analyzer_notification_submits_to_the_remote_cortex() {
     assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
     assert_eq!(jobs[0]["analyzerName"], "AbuseIPDB_1_0");
     assert_eq!(jobs[0]["cortexId"], "cortex0");
+}
+
+/// The container stack's pair in-process: a Cortex role bootstrapped by `stack::cortex`, then a
+/// TheHive role with the TheHive 5 profile reaching it, bootstrapped by `stack::thehive`.
+struct Th5Stack {
+    cortex: Emulator,
+    thehive: Emulator,
+    credentials: stack::Credentials,
+}
+
+impl Th5Stack {
+    async fn start() -> Self {
+        // `--role cortex --cortex-basic-auth`, as the stack's Cortex container runs.
+        let cortex = start(cortex_config(true, latency(80))).await;
+        let config = StackConfig::new("roles-test", Images::emulator("hivecheck:test"));
+        let key = stack::cortex(&cortex.base_url(), &config)
+            .await
+            .expect("Cortex bootstraps");
+        // `--role thehive --profile thehive5 --cortex-url cortex0=... --cortex-key KEY`.
+        let thehive = start(EmulatorConfig {
+            role: Role::TheHive,
+            profile: Profile::TheHive5,
+            cortex_urls: vec![("cortex0".to_owned(), cortex.base_url())],
+            cortex_key: Some(key.expose().to_owned()),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let credentials = stack::thehive(&thehive.base_url())
+            .await
+            .expect("TheHive bootstraps");
+        Self {
+            cortex,
+            thehive,
+            credentials,
+        }
+    }
+
+    /// The target `hivecheck run --stack containers` builds (`harness::stack_target`).
+    fn target(&self) -> Target {
+        let c = &self.credentials;
+        Target {
+            label: "in-process TheHive 5 + Cortex roles".to_owned(),
+            endpoint: Endpoint::parse(&self.thehive.base_url()).unwrap(),
+            org: Some(c.org.clone()),
+            user: Auth::Session {
+                login: c.user.clone(),
+                password: c.password.clone().unwrap(),
+            },
+            admin: Some(Auth::Basic {
+                login: c.admin.clone(),
+                password: c.admin_password.clone().unwrap(),
+            }),
+            cortex: Some(c.cortex.clone()),
+            builtin: false,
+        }
+    }
+
+    /// A call as the bootstrapped analyst, by API key.
+    fn analyst(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        Client::new()
+            .request(method, format!("{}{path}", self.thehive.base_url()))
+            .bearer_auth(self.credentials.api_key.as_ref().unwrap().expose())
+    }
+
+    async fn shutdown(self) {
+        self.thehive.shutdown().await;
+        self.cortex.shutdown().await;
+    }
+}
+
+/// Runs one scenario file of `scenarios/` through the runner against `target`.
+async fn run_scenario(target: Target, file: &str, out: &Path) -> runner::TrialReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let scenario = Arc::new(scenario::load_file(&path).expect("a valid scenario"));
+    let ctx = runner::RunContext::new(
+        target,
+        runner::RunOptions {
+            seed_override: None,
+            run_seed: 7,
+            snapshots: runner::SnapshotMode::Never,
+            out_dir: out.to_owned(),
+            fixtures_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+            keep: true,
+        },
+    );
+    let pattern = scenario.analyzers[0].clone();
+    runner::run_trial(ctx, scenario.clone(), pattern, scenario.name.clone())
+        .await
+        .expect("the trial runs")
+}
+
+#[tokio::test]
+async fn thehive5_role_over_a_cortex_role_passes_the_container_stack_scenarios() {
+    let pair = Th5Stack::start().await;
+    let out = tempfile::tempdir().unwrap();
+
+    // TheHive's organisation `hivecheck` sees what Cortex's organisation of the key enabled.
+    let analyzers: Value = pair
+        .analyst(reqwest::Method::GET, "/api/v1/connector/cortex/analyzer")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status: Value = pair
+        .analyst(reqwest::Method::GET, "/api/v1/status")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let compact = run_scenario(pair.target(), "compact.toml", out.path()).await;
+    let autorun = run_scenario(pair.target(), "autorun.toml", out.path()).await;
+    pair.shutdown().await;
+
+    assert_eq!(only_name(&analyzers), "AbuseIPDB_1_0", "{analyzers}");
+    assert_eq!(
+        analyzers[0]["id"],
+        md5_hex("hivecheck_AbuseIPDB_1_0_analyzer")
+    );
+    assert_eq!(analyzers[0]["cortexIds"], json!(["cortex0"]));
+    assert_eq!(status["version"], "5.7.5-1", "{status}");
+    assert_eq!(status["connectors"]["cortex"]["status"], "OK", "{status}");
+    assert_eq!(
+        status["connectors"]["cortex"]["servers"][0]["name"],
+        "cortex0"
+    );
+    assert!(compact.passed(), "{:?}", compact.failures());
+    assert_eq!(compact.artifacts.len(), 3);
+    assert!(
+        compact
+            .artifacts
+            .iter()
+            .all(|a| a.outcome == Outcome::Success)
+    );
+    assert!(autorun.passed(), "{:?}", autorun.failures());
+    assert_eq!(autorun.autorun.unwrap().verdict, AutorunVerdict::Fired);
+}
+
+/// The only analyzer's name in a list.
+fn only_name(analyzers: &Value) -> &str {
+    assert_eq!(analyzers.as_array().map(Vec::len), Some(1), "{analyzers}");
+    analyzers[0]["name"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn thehive5_role_accepts_unknown_cortex_or_analyzer_and_fails_the_job_later() {
+    let pair = Th5Stack::start().await;
+    let case: Value = pair
+        .analyst(reqwest::Method::POST, "/api/v1/case")
+        .json(&json!({"title": "t", "description": "d"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let observables: Value = pair
+        .analyst(
+            reqwest::Method::POST,
+            &format!("/api/v1/case/{}/observable", case["_id"].as_str().unwrap()),
+        )
+        .json(&json!({"dataType": "ip", "data": "45.3.7.9"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let observable_id = observables[0]["_id"].as_str().unwrap().to_owned();
+
+    let mut answers = Vec::new();
+    for (cortex_id, analyzer_id) in [
+        ("dummy-cortex", "AbuseIPDB_1_0"),
+        ("cortex0", "dummy-analyzer"),
+    ] {
+        let created = pair
+            .analyst(reqwest::Method::POST, "/api/v1/connector/cortex/job")
+            .json(&json!({"cortexId": cortex_id, "analyzerId": analyzer_id,
+                "artifactId": observable_id}))
+            .send()
+            .await
+            .unwrap();
+        let status = created.status();
+        let job: Value = created.json().await.unwrap();
+        let id = job["_id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let finished = loop {
+            let job: Value = pair
+                .analyst(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/connector/cortex/job/{id}"),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if job["status"] == "Failure" {
+                break job;
+            }
+            assert!(Instant::now() < deadline, "job never failed: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        answers.push((status, job, finished));
+    }
+    pair.shutdown().await;
+
+    for ((status, job, finished), text) in answers.iter().zip([
+        "Cortex dummy-cortex not found",
+        "Analyzer dummy-analyzer not found",
+    ]) {
+        assert_eq!(*status, StatusCode::CREATED, "{job}");
+        assert_eq!(job["status"], "Waiting", "{job}");
+        assert!(job.get("endDate").is_none(), "{job}");
+        assert_eq!(finished["report"]["errorMessage"], text, "{finished}");
+        assert_eq!(finished["report"]["success"], false);
+    }
 }
