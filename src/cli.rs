@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios, against the built-in emulator unless a target URL is given.
     Run(Box<RunArgs>),
+    /// Delete the cases of earlier runs (only cases carrying a hivecheck run tag).
+    Cleanup(Box<CleanupArgs>),
     /// Check that the target is ready for the scenarios, without running them.
     Preflight(Box<PreflightArgs>),
     /// Serve the built-in TheHive + Cortex emulator until interrupted.
@@ -158,6 +160,20 @@ pub struct RunArgs {
     pub test: libtest_mimic::Arguments,
 }
 
+/// Flags of `hivecheck cleanup`.
+#[derive(Debug, clap::Args)]
+pub struct CleanupArgs {
+    /// The target (a URL is required: the built-in emulator has nothing to clean).
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only runs that started longer ago than this (e.g. `2d`, `12h`).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2d")]
+    pub older_than: std::time::Duration,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 /// Flags of `hivecheck preflight`.
 #[derive(Debug, clap::Args)]
 pub struct PreflightArgs {
@@ -185,7 +201,82 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Emulate(args) => emulate(*args),
+        Command::Cleanup(args) => cleanup(*args),
         Command::Stack { action } => stack(action),
+    }
+}
+
+fn cleanup(args: CleanupArgs) -> ExitCode {
+    let target = match args.target.resolve() {
+        Ok(crate::config::TargetPlan::Remote(target)) => target,
+        Ok(crate::config::TargetPlan::Builtin) => {
+            return fail(
+                exit::USAGE,
+                "cleanup needs a target: give --url or THEHIVE_URL\n(the built-in emulator starts empty each run)",
+            );
+        }
+        Err(error) => {
+            return fail(
+                exit::USAGE,
+                &crate::runner::render(&error, Some(error.hint())),
+            );
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(
+                exit::TARGET,
+                &format!("failed to start the async runtime: {error}"),
+            );
+        }
+    };
+    let work = async {
+        let session = crate::client::TheHive::connect(
+            &target.endpoint,
+            &target.user,
+            target.org.as_deref(),
+            "user",
+        )
+        .await?;
+        crate::cleanup::cleanup(&session, args.older_than, args.dry_run).await
+    };
+    match runtime.block_on(work) {
+        Ok(considered) => {
+            let mut failed = false;
+            for case in &considered {
+                let what = match &case.fate {
+                    crate::cleanup::Fate::Deleted if args.dry_run => "would delete".to_owned(),
+                    crate::cleanup::Fate::Deleted => "deleted".to_owned(),
+                    crate::cleanup::Fate::Recent => "kept (recent)".to_owned(),
+                    crate::cleanup::Fate::NotOurs => "kept (no hivecheck run tag)".to_owned(),
+                    crate::cleanup::Fate::Failed(why) => {
+                        failed = true;
+                        format!("FAILED: {why}")
+                    }
+                };
+                println!("{:<14} {} {}", what, case.id, case.title);
+            }
+            let deleted = considered
+                .iter()
+                .filter(|c| c.fate == crate::cleanup::Fate::Deleted)
+                .count();
+            println!(
+                "cleanup: {deleted} of {} hivecheck cases {}",
+                considered.len(),
+                if args.dry_run {
+                    "would be deleted"
+                } else {
+                    "deleted"
+                }
+            );
+            if failed {
+                ExitCode::from(exit::TARGET)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => fail(exit::TARGET, &crate::runner::render(&error, error.hint())),
     }
 }
 

@@ -65,7 +65,7 @@ pub enum Backend {
     /// A real TheHive someone else runs.
     External,
     /// The in-process emulator.
-    Emulator(Emulator),
+    Emulator(Box<Emulator>),
     /// A container stack, removed at the end unless kept.
     Stack(Box<Stack>, bool),
 }
@@ -265,7 +265,7 @@ pub fn start_target(
                     code: exit::EMULATOR,
                     message: render(&e, None),
                 })?;
-            Ok((builtin_target(&emulator, args), Backend::Emulator(emulator)))
+            Ok((builtin_target(&emulator, args), Backend::Emulator(Box::new(emulator))))
         }
     }
 }

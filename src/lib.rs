@@ -5,6 +5,7 @@
 //! read, and [`emulator`] is a built-in TheHive + Cortex that answers as the real servers do.
 //! [`harness`] turns scenarios into `cargo test`-style trials and [`cli`] is the command line.
 
+pub mod cleanup;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -339,6 +339,25 @@ impl TheHive {
         self.call(Method::GET, &path, None).await
     }
 
+    /// Every case of the organisation carrying `tag`: v0 `POST /api/case/_search`, v1
+    /// `listCase` with a filter.
+    pub async fn cases_tagged(&self, tag: &str) -> Result<Vec<Case>, ClientError> {
+        let (path, body) = match self.api {
+            ApiVersion::V0 => (
+                "/api/case/_search?range=all",
+                json!({"query": {"_field": "tags", "_value": tag}}),
+            ),
+            ApiVersion::V1 => (
+                "/api/v1/query?name=hivecheck-cases",
+                json!({"query": [
+                    {"_name": "listCase"},
+                    {"_name": "filter", "_eq": {"_field": "tags", "_value": tag}}
+                ]}),
+            ),
+        };
+        self.call(Method::POST, path, Some(&body)).await
+    }
+
     /// Deletes a case for good.
     pub async fn delete_case(&self, id: &str) -> Result<(), ClientError> {
         let path = match self.api {

@@ -349,3 +349,33 @@ fn read_observable(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Va
         Api::Th5 => th5_shape::observable(&store, obs, now),
     }))
 }
+
+/// `POST /api/case/_search` (v0): the organisation's cases matching `query`, paged by `range`,
+/// with `X-Total` (TH4 `controllers/v0/CaseCtrl.scala` `search`, SG `QueryExecutor`).
+pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    let ctx = call.auth(&store)?;
+    let filter = call
+        .fields
+        .get("query")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let range = super::request::parse_range(call.str_field("range"))?;
+    let mut matching = Vec::new();
+    for case in store.cases.values().filter(|c| c.org == ctx.org) {
+        let rendered = store.case_json(case, &ctx);
+        let keep = super::query::matches(&filter, &super::query::Plain(&rendered))
+            .map_err(|e| ApiError::search(e.to_string()))?;
+        if keep {
+            matching.push(rendered);
+        }
+    }
+    let total = matching.len();
+    let mut response =
+        Json(Value::Array(super::request::apply_range(matching, range))).into_response();
+    response
+        .headers_mut()
+        .insert("X-Total", axum::http::HeaderValue::from(total as u64));
+    Ok(response)
+}

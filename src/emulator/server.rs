@@ -108,6 +108,7 @@ fn thehive4_routes(prefix: &str) -> Router<App> {
         ("/status", get(session::status)),
         ("/health", get(session::health)),
         ("/case", post(case::create)),
+        ("/case/_search", post(case::search)),
         ("/case/{id}", get(case::get).delete(case::delete)),
         ("/case/{id}/artifact", post(case::create_observable)),
         ("/case/artifact/{id}", get(case::get_observable)),

@@ -153,9 +153,15 @@ async fn failed_expectation_exits_101_and_a_passing_filter_exits_0() {
 
 /// Starts `hivecheck emulate` on a free port and returns the process and its URL.
 fn spawn_emulator(password: &str) -> (Child, String) {
+    spawn_emulator_with(password, "thehive4")
+}
+
+fn spawn_emulator_with(password: &str, profile: &str) -> (Child, String) {
     let mut child = hivecheck()
         .args([
             "emulate",
+            "--profile",
+            profile,
             "--bind",
             "127.0.0.1:0",
             "--analyst-password",
@@ -264,4 +270,40 @@ fn sigint_while_waiting_restores_the_configuration() {
     let _ = emulator.kill();
     let _ = emulator.wait();
     assert_eq!(original, json!([]));
+}
+
+/// What a new user does: the emulator in one terminal, the scenarios in another, configured by
+/// environment variables only; on both profiles the same scenarios pass.
+#[test]
+fn scenarios_pass_against_a_separately_started_emulator_on_both_profiles() {
+    for profile in ["thehive4", "thehive5"] {
+        let (mut emulator, url) = spawn_emulator_with("env-only-pw", profile);
+        let out = tempfile::tempdir().unwrap();
+
+        let output = hivecheck()
+            .args(["run", "--out"])
+            .arg(out.path())
+            .env("THEHIVE_URL", &url)
+            .env("THEHIVE_ORG", "demo")
+            .env("THEHIVE_USER", "analyst@thehive.local")
+            .env("THEHIVE_PASSWORD", "env-only-pw")
+            .env("THEHIVE_ADMIN_USER", "admin@thehive.local")
+            .env("THEHIVE_ADMIN_PASSWORD", "secret")
+            .output()
+            .unwrap();
+        let _ = emulator.kill();
+        let _ = emulator.wait();
+
+        let all = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{profile}: {all}");
+        assert!(
+            all.contains("test result: ok. 4 passed; 0 failed"),
+            "{profile}: {all}"
+        );
+        assert!(all.contains("preflight: ok"), "{profile}: {all}");
+        assert!(
+            !all.contains("env-only-pw"),
+            "{profile}: the password leaked"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 //! To debug one: `cargo test --test integration <name> -- --nocapture` with
 //! `HIVECHECK_LOG=debug` shows every HTTP exchange and the emulator's own log lines.
 
+// Run-scoped clean-up and `hivecheck cleanup`.
+mod cleanup;
 // The hivecheck binary as a process: exit codes, listing, signals.
 mod cli;
 // The built-in emulator answering as TheHive 4 and Cortex do.

@@ -1,0 +1,10 @@
+# The hivecheck emulator image, built without any registry: `scratch` (built into Docker) plus
+# one statically linked binary. Build it with docker/build-emulator-image.sh.
+#
+#   docker run --rm -p 9000:9000 hivecheck-emulator:local                        # TheHive 4 + Cortex
+#   docker run --rm hivecheck-emulator:local --role cortex --bind 0.0.0.0:9001    # Cortex API only
+FROM scratch
+COPY hivecheck /hivecheck
+EXPOSE 9000 9001
+ENTRYPOINT ["/hivecheck", "emulate"]
+CMD ["--bind", "0.0.0.0:9000"]

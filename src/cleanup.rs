@@ -1,0 +1,104 @@
+//! `hivecheck cleanup`: removes what interrupted runs left behind, by tag.
+//!
+//! Every case a run creates carries the tags `hivecheck` and `hivecheck:run=<run id>`, and the
+//! run id starts with the run's UTC start time (`20261203T193000-4f2a`). Cleanup lists the
+//! organisation's cases tagged `hivecheck` and deletes those whose run tag is older than the
+//! threshold. A case without a readable run tag is never touched, whatever else it carries.
+
+use std::time::{Duration, SystemTime};
+
+use crate::client::{ClientError, TheHive};
+
+/// What cleanup did with one case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// Deleted (or would be, in a dry run).
+    Deleted,
+    /// Its run is more recent than the threshold.
+    Recent,
+    /// It has no run tag hivecheck can read: not ours to delete.
+    NotOurs,
+    /// Deleting failed; the message says why.
+    Failed(String),
+}
+
+/// One case considered.
+#[derive(Debug, Clone)]
+pub struct Considered {
+    /// The case `~id`.
+    pub id: String,
+    /// The case title.
+    pub title: String,
+    /// The run id found in its tags.
+    pub run: Option<String>,
+    /// What happened to it.
+    pub fate: Fate,
+}
+
+/// Deletes the organisation's hivecheck cases whose run started more than `older_than` ago.
+pub async fn cleanup(
+    session: &TheHive,
+    older_than: Duration,
+    dry_run: bool,
+) -> Result<Vec<Considered>, ClientError> {
+    let now = SystemTime::now();
+    let mut considered = Vec::new();
+    for case in session.cases_tagged("hivecheck").await? {
+        let run = case
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("hivecheck:run="))
+            .map(str::to_owned);
+        let started = run.as_deref().and_then(run_start);
+        let fate = match started {
+            None => Fate::NotOurs,
+            Some(at) if now.duration_since(at).unwrap_or_default() < older_than => Fate::Recent,
+            Some(_) if dry_run => Fate::Deleted,
+            Some(_) => match session.delete_case(case.id()).await {
+                Ok(()) => Fate::Deleted,
+                Err(e) => Fate::Failed(e.to_string()),
+            },
+        };
+        considered.push(Considered {
+            id: case.id().to_owned(),
+            title: case.title.clone(),
+            run,
+            fate,
+        });
+    }
+    Ok(considered)
+}
+
+/// The start time encoded in a run id (`YYYYMMDDTHHMMSS-xxxx`, UTC).
+pub fn run_start(run_id: &str) -> Option<SystemTime> {
+    let stamp = run_id.split('-').next()?;
+    if stamp.len() != 15 || stamp.as_bytes()[8] != b'T' {
+        return None;
+    }
+    let rfc3339 = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    );
+    humantime::parse_rfc3339(&rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_carry_their_start_time() {
+        let at = run_start("20200102T030405-abcd").unwrap();
+        assert_eq!(
+            humantime::format_rfc3339_seconds(at).to_string(),
+            "2020-01-02T03:04:05Z"
+        );
+        assert_eq!(run_start("not-a-run"), None);
+        assert_eq!(run_start("2020010T030405-abcd"), None);
+    }
+}

@@ -1,0 +1,296 @@
+//! The container path, exercised for real: the emulator image plays TheHive 5 and Cortex in
+//! two containers on a private network (the TheHive one calling the Cortex one), brought up by
+//! the same code as `hivecheck stack up` and `hivecheck run --stack containers`: network
+//! creation, port mapping, readiness waits, the whole bootstrap, scenario runs, log capture
+//! and teardown.
+//!
+//! Without a Docker daemon (a laptop) the trials report "ignored: no Docker daemon". With
+//! `HIVECHECK_REQUIRE_DOCKER=1` (this project's CI) a missing daemon or image fails instead.
+//! The image is `hivecheck-emulator:local` from docker/build-emulator-image.sh, or
+//! `HIVECHECK_EMULATOR_IMAGE`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+use hivecheck::config::TargetArgs;
+use hivecheck::harness::stack_target;
+use hivecheck::runner::{self, RunContext, RunOptions, SnapshotMode};
+use hivecheck::stack::{Images, Stack, StackConfig, StackError, docker_available};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+fn image() -> String {
+    std::env::var("HIVECHECK_EMULATOR_IMAGE")
+        .unwrap_or_else(|_| "hivecheck-emulator:local".to_owned())
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let trials = vec![
+        trial(
+            "emulator_stack_runs_the_compact_and_autorun_scenarios",
+            stack_runs_scenarios,
+        ),
+        trial(
+            "stack_up_and_down_by_command_leave_nothing_behind",
+            stack_commands,
+        ),
+        trial(
+            "failed_bootstrap_keeps_the_logs_and_removes_the_containers",
+            failed_bootstrap,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// A trial that runs only where Docker and the emulator image are available, unless they are
+/// required.
+fn trial(name: &str, body: fn(&tokio::runtime::Runtime) -> Result<(), Failed>) -> Trial {
+    Trial::ignorable_test(name, move || {
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        let required = std::env::var("HIVECHECK_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
+        if let Err(reason) = runtime.block_on(prerequisites()) {
+            return if required {
+                Err(format!("{reason} (HIVECHECK_REQUIRE_DOCKER=1)").into())
+            } else {
+                Ok(Completion::ignored_with(reason))
+            };
+        }
+        body(&runtime).map(|()| Completion::Completed)
+    })
+}
+
+async fn prerequisites() -> Result<(), String> {
+    docker_available()
+        .await
+        .map_err(|_| "no Docker daemon".to_owned())?;
+    let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
+    docker
+        .inspect_image(&image())
+        .await
+        .map(|_| ())
+        .map_err(|_| {
+            format!(
+                "image {} not built (run docker/build-emulator-image.sh)",
+                image()
+            )
+        })
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:04x}", rand::random::<u16>())
+}
+
+/// Containers and networks still present for a stack name.
+async fn leftovers(name: &str) -> Vec<String> {
+    let docker = Docker::connect_with_defaults().unwrap();
+    let label = format!("org.hivecheck.stack={name}");
+    let filters: HashMap<&str, Vec<&str>> = HashMap::from([("label", vec![label.as_str()])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let network = format!("hivecheck-{name}");
+    let by_name: HashMap<&str, Vec<&str>> = HashMap::from([("name", vec![network.as_str()])]);
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&by_name)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let mut left: Vec<String> = containers
+        .into_iter()
+        .flat_map(|c| c.names.unwrap_or_default())
+        .collect();
+    left.extend(
+        networks
+            .into_iter()
+            .filter_map(|n| n.name)
+            .filter(|n| *n == network),
+    );
+    left
+}
+
+fn stack_runs_scenarios(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
+    let name = unique("test");
+    let mut config = StackConfig::new(&name, Images::emulator(&image()));
+    config.startup_timeout = std::time::Duration::from_secs(60);
+    let stack = runtime
+        .block_on(Stack::up(config))
+        .map_err(|e| runner::render(&e, e.hint()))?;
+    let outcome = runtime.block_on(run_scenarios(&stack));
+    let logs = runtime.block_on(stack.logs(1000));
+    runtime.block_on(stack.down()).map_err(|e| e.to_string())?;
+
+    outcome?;
+    for service in ["---- cortex", "---- thehive"] {
+        if !logs.contains(service) {
+            return Err(format!("no logs captured for {service}: {logs}").into());
+        }
+    }
+    let left = runtime.block_on(leftovers(&name));
+    if !left.is_empty() {
+        return Err(format!("left behind: {left:?}").into());
+    }
+    Ok(())
+}
+
+async fn run_scenarios(stack: &Stack) -> Result<(), Failed> {
+    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let target = stack_target(stack, &TargetArgs::default());
+    let options = RunOptions {
+        seed_override: None,
+        run_seed: 1,
+        snapshots: SnapshotMode::Never,
+        out_dir: out.path().to_owned(),
+        fixtures_dir: root().join("fixtures"),
+        keep: false,
+    };
+    let ctx = RunContext::new(target, options);
+    let report = hivecheck::preflight::run(&ctx, &[]).await;
+    if report.failure().is_some() {
+        return Err(report.render(&ctx.target.label).into());
+    }
+    for file in ["compact.toml", "autorun.toml"] {
+        let scenario = Arc::new(
+            hivecheck::scenario::load_file(&root().join("scenarios").join(file))
+                .map_err(|e| e.to_string())?,
+        );
+        let pattern = scenario.analyzers[0].clone();
+        let report = runner::run_trial(
+            ctx.clone(),
+            scenario.clone(),
+            pattern,
+            scenario.name.clone(),
+        )
+        .await
+        .map_err(|e| runner::render(&e, e.hint()))?;
+        if !report.passed() {
+            return Err(format!("{file}: {}", report.failures().join("; ")).into());
+        }
+        if report.artifacts.iter().any(|a| a.taxonomies.is_empty()) {
+            return Err(format!("{file}: an artifact has no taxonomies").into());
+        }
+    }
+    Ok(())
+}
+
+fn hivecheck(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hivecheck"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stack_commands(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
+    let name = unique("cmd");
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let up = hivecheck(
+        &[
+            "stack",
+            "up",
+            "--stack-name",
+            &name,
+            "--emulator-image",
+            &image(),
+            "--startup-timeout",
+            "60s",
+        ],
+        dir.path(),
+    );
+    let up_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let env_file = dir
+        .path()
+        .join("hivecheck-out")
+        .join(format!("stack-{name}.env"));
+    let env_text = std::fs::read_to_string(&env_file).unwrap_or_default();
+    let down = hivecheck(&["stack", "down", "--stack-name", &name], dir.path());
+    let left = runtime.block_on(leftovers(&name));
+
+    if !up.status.success() {
+        return Err(format!("stack up failed: {up_text}").into());
+    }
+    if !env_text.contains("THEHIVE_API_KEY=") || env_text.contains("THEHIVE_API_KEY=\n") {
+        return Err(format!("no API key in {}: {env_text}", env_file.display()).into());
+    }
+    let key = env_text
+        .lines()
+        .find_map(|l| l.strip_prefix("THEHIVE_API_KEY="))
+        .unwrap_or_default();
+    if up_text.contains(key) {
+        return Err("stack up printed the API key".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env_file)
+            .map_err(|e| e.to_string())?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode != 0o600 {
+            return Err(format!("the env file is mode {mode:o}, not 600").into());
+        }
+    }
+    if !down.status.success() || !String::from_utf8_lossy(&down.stdout).contains("removed") {
+        return Err(format!(
+            "stack down: {}{}",
+            String::from_utf8_lossy(&down.stdout),
+            String::from_utf8_lossy(&down.stderr)
+        )
+        .into());
+    }
+    if !left.is_empty() {
+        return Err(format!("left behind: {left:?}").into());
+    }
+    Ok(())
+}
+
+fn failed_bootstrap(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
+    let name = unique("fail");
+    let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut config = StackConfig::new(&name, Images::emulator(&image()));
+    config.analyzer = "NoSuchAnalyzer_9_9".to_owned();
+    config.log_dir = Some(logs.path().to_owned());
+    config.startup_timeout = std::time::Duration::from_secs(60);
+
+    let error = match runtime.block_on(Stack::up(config)) {
+        Ok(stack) => {
+            let _ = runtime.block_on(stack.down());
+            return Err("an unknown analyzer must fail the Cortex bootstrap".into());
+        }
+        Err(error) => error,
+    };
+    if !matches!(error, StackError::Bootstrap { ref service, .. } if service == "cortex") {
+        return Err(format!("unexpected error: {error}").into());
+    }
+    let saved = std::fs::read_to_string(logs.path().join(format!("stack-{name}.log")))
+        .map_err(|e| e.to_string())?;
+    if !saved.contains("---- cortex") {
+        return Err(format!("the cortex container's log was not kept: {saved}").into());
+    }
+    let left = runtime.block_on(leftovers(&name));
+    if !left.is_empty() {
+        return Err(format!("left behind: {left:?}").into());
+    }
+    Ok(())
+}
