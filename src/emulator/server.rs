@@ -275,9 +275,7 @@ async fn log_request(req: Request, next: Next) -> Response {
 /// A running emulator.
 #[derive(Debug)]
 pub struct Emulator {
-    /// Boxed: the configuration is large and the handle is kept in enums next to small
-    /// variants.
-    config: Box<EmulatorConfig>,
+    config: EmulatorConfig,
     base_url: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), std::io::Error>>,
@@ -311,7 +309,7 @@ impl Emulator {
         });
         tracing::info!(target: "emulator", %base_url, "emulator started");
         Ok(Emulator {
-            config: Box::new(config),
+            config,
             base_url,
             stop,
             task,
