@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
+use super::config::{CortexServerConfig, EmulatorConfig, Latency, Profile, Role};
 use super::error::EmulatorError;
 
 /// Flags of `hivecheck emulate`; unset flags keep the [`EmulatorConfig`] defaults, except
@@ -75,6 +75,24 @@ pub struct EmulatorArgs {
     /// Reproduce TheHive 4.1.24's RunAnalyzer lookup bug (notifications never run analyzers).
     #[arg(long)]
     pub emulate_runanalyzer_lookup_bug: bool,
+    /// Which server to play: `combined` (TheHive with an in-process Cortex), `thehive` (TheHive
+    /// reaching Cortex over HTTP) or `cortex` (the Cortex API alone).
+    #[arg(long, default_value = "combined")]
+    pub role: String,
+    /// Role `thehive`: a Cortex server as `URL` or `NAME=URL`; repeat for several servers.
+    /// Unnamed servers are called `cortex0`, `cortex1`, … as TheHive's Docker entrypoint names
+    /// them.
+    #[arg(long = "cortex-url", value_name = "[NAME=]URL")]
+    pub cortex_url: Vec<String>,
+    /// Role `thehive`: API key of the Cortex user TheHive acts as.
+    #[arg(long, env = "HIVECHECK_EMULATOR_CORTEX_KEY", hide_env_values = true)]
+    pub cortex_key: Option<String>,
+    /// Role `cortex`: accept HTTP Basic authentication (off by default, as in Cortex).
+    #[arg(long)]
+    pub cortex_basic_auth: bool,
+    /// Role `thehive`: how long a Cortex connector status is reused before a new check.
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    pub status_check_interval: Duration,
 }
 
 impl fmt::Debug for EmulatorArgs {
@@ -106,6 +124,11 @@ impl fmt::Debug for EmulatorArgs {
                 "emulate_runanalyzer_lookup_bug",
                 &self.emulate_runanalyzer_lookup_bug,
             )
+            .field("role", &self.role)
+            .field("cortex_url", &self.cortex_url)
+            .field("cortex_key", &redacted(self.cortex_key.is_some()))
+            .field("cortex_basic_auth", &self.cortex_basic_auth)
+            .field("status_check_interval", &self.status_check_interval)
             .finish()
     }
 }
@@ -124,6 +147,31 @@ impl EmulatorArgs {
                 });
             }
         };
+        let role = match self.role.to_ascii_lowercase().as_str() {
+            "combined" => Role::Combined,
+            "thehive" => Role::TheHive,
+            "cortex" => Role::Cortex,
+            other => {
+                return Err(EmulatorError::InvalidOption {
+                    option: "--role",
+                    reason: format!(
+                        "unknown role `{other}` (expected combined, thehive or cortex)"
+                    ),
+                });
+            }
+        };
+        let cortex_urls = self
+            .cortex_url
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| parse_cortex_url(i, spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        if role == Role::TheHive && cortex_urls.is_empty() {
+            return Err(EmulatorError::InvalidOption {
+                option: "--cortex-url",
+                reason: "the thehive role needs at least one Cortex server".to_owned(),
+            });
+        }
         let context_path = normalise_context_path(&self.context_path);
         let cortex_servers = if self.cortex.is_empty() {
             defaults.cortex_servers.clone()
@@ -167,6 +215,11 @@ impl EmulatorArgs {
             job_cache: self.job_cache,
             notification_delay: self.notification_delay,
             emulate_runanalyzer_lookup_bug: self.emulate_runanalyzer_lookup_bug,
+            role,
+            cortex_urls,
+            cortex_key: self.cortex_key,
+            cortex_basic_auth: self.cortex_basic_auth,
+            status_check_interval: self.status_check_interval,
         })
     }
 }
@@ -179,6 +232,26 @@ fn normalise_context_path(path: &str) -> String {
     } else {
         format!("/{trimmed}")
     }
+}
+
+/// `URL` (named `cortex<index>`) or `NAME=URL`; a trailing `/` is dropped.
+fn parse_cortex_url(index: usize, spec: &str) -> Result<(String, String), EmulatorError> {
+    let invalid = |reason: &str| EmulatorError::InvalidOption {
+        option: "--cortex-url",
+        reason: format!("`{spec}`: {reason}"),
+    };
+    // A URL has `://` before any `=`; otherwise the text before `=` is a name.
+    let (name, url) = match spec.split_once('=') {
+        Some((name, url)) if !name.contains("://") => (name.trim().to_owned(), url.trim()),
+        _ => (format!("cortex{index}"), spec.trim()),
+    };
+    if name.is_empty() {
+        return Err(invalid("empty server name"));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(invalid("expected an http:// or https:// URL"));
+    }
+    Ok((name, url.trim_end_matches('/').to_owned()))
 }
 
 fn parse_cortex(spec: &str) -> Result<CortexServerConfig, EmulatorError> {
@@ -253,6 +326,61 @@ mod tests {
         let text = format!("{:?}", cli.args);
 
         assert!(!text.contains("sentinel"), "{text}");
+    }
+
+    #[test]
+    fn cortex_urls_are_named_by_position_unless_named() {
+        let cli = Cli::parse_from([
+            "x",
+            "--role",
+            "thehive",
+            "--cortex-url",
+            "http://a:9001/cortex/",
+            "--cortex-url",
+            "main=http://b:9001?x=1",
+        ]);
+
+        let config = cli.args.into_config().expect("valid flags");
+
+        assert_eq!(config.role, Role::TheHive);
+        assert_eq!(
+            config.cortex_urls,
+            vec![
+                ("cortex0".to_owned(), "http://a:9001/cortex".to_owned()),
+                ("main".to_owned(), "http://b:9001?x=1".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn thehive_role_takes_the_thehive5_profile() {
+        // The container stack's TheHive command line.
+        let cli = Cli::parse_from([
+            "x",
+            "--role",
+            "thehive",
+            "--profile",
+            "thehive5",
+            "--cortex-url",
+            "cortex0=http://hivecheck-s-cortex:9001",
+            "--cortex-key",
+            "k",
+        ]);
+
+        let config = cli.args.into_config().expect("valid flags");
+
+        assert_eq!(
+            (config.role, config.profile),
+            (Role::TheHive, Profile::TheHive5)
+        );
+        assert_eq!(config.cortex_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn thehive_role_needs_a_cortex_url() {
+        let cli = Cli::parse_from(["x", "--role", "thehive"]);
+
+        assert!(cli.args.into_config().is_err());
     }
 
     #[test]

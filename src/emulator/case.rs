@@ -311,6 +311,7 @@ pub(crate) async fn get_observable(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     read_observable(&app, &id, &call, Api::V0)
 }
 
@@ -320,6 +321,7 @@ pub(crate) async fn get_observable_v1(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     read_observable(&app, &id, &call, Api::V1)
 }
 
@@ -329,6 +331,7 @@ pub(crate) async fn get_observable_th5(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     read_observable(&app, &id, &call, Api::Th5)
 }
 

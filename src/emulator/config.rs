@@ -24,6 +24,21 @@ pub enum Profile {
     TheHive5,
 }
 
+/// Which server an emulator process plays; the split roles let TheHive and Cortex run as two
+/// processes (or containers) that talk over HTTP as the real ones do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// TheHive with an in-process Cortex (the historical behaviour, used by every scenario).
+    #[default]
+    Combined,
+    /// TheHive only; it reaches the Cortex servers of [`EmulatorConfig::cortex_urls`] over HTTP
+    /// with [`EmulatorConfig::cortex_key`], as TheHive 4's Cortex connector does.
+    TheHive,
+    /// Cortex only, with its own HTTP API, empty until bootstrapped through that API
+    /// (maintenance migration, initial user, organisations, analyzers).
+    Cortex,
+}
+
 /// A uniformly distributed duration between `min` and `max` (inclusive), drawn from the seeded
 /// generator of the emulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +114,21 @@ pub struct EmulatorConfig {
     pub notification_delay: Duration,
     /// Reproduces TheHive 4.1.24's RunAnalyzer lookup bug (the notification never fires).
     pub emulate_runanalyzer_lookup_bug: bool,
+    /// Which server this process plays; [`Role::Combined`] keeps every other field's meaning.
+    pub role: Role,
+    /// [`Role::TheHive`]: Cortex servers as `(name, base URL)`, the URL including any context
+    /// path (e.g. `http://cortex:9001/cortex`). Ignored by the other roles, where
+    /// `cortex_servers` describes the in-process servers.
+    pub cortex_urls: Vec<(String, String)>,
+    /// [`Role::TheHive`]: API key sent as `Authorization: Bearer` to every Cortex server
+    /// (TheHive's `auth { type = "bearer", key = ... }`).
+    pub cortex_key: Option<String>,
+    /// [`Role::Cortex`]: accept HTTP Basic authentication (`auth.method.basic`, off by default
+    /// in Cortex; StrangeBee's init script switches it on while bootstrapping).
+    pub cortex_basic_auth: bool,
+    /// [`Role::TheHive`]: how long a Cortex connector status stays valid before `/api/status`
+    /// checks the servers again (`cortex.statusCheckInterval`, 1 minute in TheHive).
+    pub status_check_interval: Duration,
 }
 
 /// A random secret of `len` alphanumeric characters.
@@ -132,6 +162,11 @@ impl Default for EmulatorConfig {
             job_cache: Duration::from_secs(600),
             notification_delay: Duration::from_millis(300),
             emulate_runanalyzer_lookup_bug: false,
+            role: Role::Combined,
+            cortex_urls: Vec::new(),
+            cortex_key: None,
+            cortex_basic_auth: false,
+            status_check_interval: Duration::from_secs(60),
         }
     }
 }
@@ -161,6 +196,11 @@ impl fmt::Debug for EmulatorConfig {
                 "emulate_runanalyzer_lookup_bug",
                 &self.emulate_runanalyzer_lookup_bug,
             )
+            .field("role", &self.role)
+            .field("cortex_urls", &self.cortex_urls)
+            .field("cortex_key", &self.cortex_key.as_ref().map(|_| REDACTED))
+            .field("cortex_basic_auth", &self.cortex_basic_auth)
+            .field("status_check_interval", &self.status_check_interval)
             .finish()
     }
 }
@@ -175,6 +215,7 @@ mod tests {
             admin_key: Some("admin-key-sentinel".to_owned()),
             analyst_key: "analyst-key-sentinel".to_owned(),
             analyst_password: "analyst-password-sentinel".to_owned(),
+            cortex_key: Some("cortex-key-sentinel".to_owned()),
             ..EmulatorConfig::default()
         };
 

@@ -13,9 +13,10 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, AttributeErrors};
 use super::query::{self, FilterError};
+use super::remote;
 use super::request::{Call, apply_range, parse_range};
 use super::server::App;
-use super::store::{JobDoc, Millis, Store, now_ms};
+use super::store::{AuthContext, JobDoc, Millis, Store, now_ms};
 
 /// Initial queries of TH4 v1 listed in errors (abridged).
 const INITIAL_QUERIES: &[&str] = &[
@@ -54,6 +55,14 @@ pub(crate) async fn list_analyzers(
     State(app): State<App>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(link) = app.link() {
+        call.auth(&app.lock())?;
+        // TheHive forwards the range to every server and merges the answers.
+        let range = call.str_field("range").unwrap_or("all").to_owned();
+        return Ok(Json(Value::Array(
+            remote::list_analyzers(&link, &range).await,
+        )));
+    }
     let mut store = app.lock();
     store.advance(now_ms());
     call.auth(&store)?;
@@ -72,6 +81,12 @@ pub(crate) async fn analyzers_by_type(
     Path(data_type): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(link) = app.link() {
+        call.auth(&app.lock())?;
+        return Ok(Json(Value::Array(
+            remote::analyzers_for_type(&link, &data_type).await,
+        )));
+    }
     let mut store = app.lock();
     store.advance(now_ms());
     call.auth(&store)?;
@@ -90,6 +105,10 @@ pub(crate) async fn get_analyzer(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(link) = app.link() {
+        call.auth(&app.lock())?;
+        return remote::get_analyzer(&link, &id).await.map(Json);
+    }
     let mut store = app.lock();
     store.advance(now_ms());
     call.auth(&store)?;
@@ -103,39 +122,34 @@ pub(crate) async fn get_analyzer(
 
 /// `POST /api/connector/cortex/job`.
 pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let request = check_job_request(&app, &call)?;
+    if let Some(link) = app.link() {
+        let id = remote::submit(
+            &app,
+            &link,
+            &request.ctx,
+            &request.artifact_id,
+            &request.cortex_id,
+            &request.analyzer_id,
+            request.parameters,
+        )
+        .await?;
+        let store = app.lock();
+        let job = store
+            .find_job(&request.ctx.org, &id)
+            .expect("just recorded");
+        return Ok((StatusCode::CREATED, Json(store.job_json(job, now_ms()))).into_response());
+    }
+
     let now = now_ms();
     let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
-
-    // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
-    // parameters (research note Q1).
-    let mut errors = AttributeErrors::default();
-    let parameters = match call.fields.get("parameters") {
-        None => Map::new(),
-        Some(Value::Object(obj)) => obj.clone(),
-        Some(other) => {
-            errors.invalid("parameters", "object", &["object"], other);
-            Map::new()
-        }
-    };
-    let artifact_id = errors.string(&call.fields, "artifactId");
-    let cortex_id = errors.string(&call.fields, "cortexId");
-    let analyzer_id = errors.string(&call.fields, "analyzerId");
-    errors.check()?;
-    // `check` passed, so every required attribute is present.
-    let (artifact_id, cortex_id, analyzer_id) = (
-        artifact_id.unwrap_or_default(),
-        cortex_id.unwrap_or_default(),
-        analyzer_id.unwrap_or_default(),
-    );
-
-    if !ctx.has("manageAnalyse") {
-        return Err(ApiError::authorization("Job creation not allowed"));
-    }
-    if store.find_observable(&ctx.org, &artifact_id).is_none() {
-        return Err(ApiError::not_found("Observable not found"));
-    }
+    let JobRequest {
+        ctx,
+        artifact_id,
+        cortex_id,
+        analyzer_id,
+        parameters,
+    } = request;
     if !store
         .config
         .cortex_servers
@@ -167,12 +181,61 @@ pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Res
     Ok((StatusCode::CREATED, Json(store.job_json(job, now))).into_response())
 }
 
+/// A job creation request that passed TheHive's checks before the Cortex lookup.
+struct JobRequest {
+    ctx: AuthContext,
+    artifact_id: String,
+    cortex_id: String,
+    analyzer_id: String,
+    parameters: Map<String, Value>,
+}
+
+/// Authentication, attributes, permission and observable, in TheHive's order.
+fn check_job_request(app: &App, call: &Call) -> Result<JobRequest, ApiError> {
+    let mut store = app.lock();
+    store.advance(now_ms());
+    let ctx = call.auth(&store)?;
+
+    // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
+    // parameters (research note Q1).
+    let mut errors = AttributeErrors::default();
+    let parameters = match call.fields.get("parameters") {
+        None => Map::new(),
+        Some(Value::Object(obj)) => obj.clone(),
+        Some(other) => {
+            errors.invalid("parameters", "object", &["object"], other);
+            Map::new()
+        }
+    };
+    let artifact_id = errors.string(&call.fields, "artifactId");
+    let cortex_id = errors.string(&call.fields, "cortexId");
+    let analyzer_id = errors.string(&call.fields, "analyzerId");
+    errors.check()?;
+
+    if !ctx.has("manageAnalyse") {
+        return Err(ApiError::authorization("Job creation not allowed"));
+    }
+    // `check` passed, so every required attribute is present.
+    let artifact_id = artifact_id.unwrap_or_default();
+    if store.find_observable(&ctx.org, &artifact_id).is_none() {
+        return Err(ApiError::not_found("Observable not found"));
+    }
+    Ok(JobRequest {
+        ctx,
+        artifact_id,
+        cortex_id: cortex_id.unwrap_or_default(),
+        analyzer_id: analyzer_id.unwrap_or_default(),
+        parameters,
+    })
+}
+
 /// `GET /api/connector/cortex/job/{id}`.
 pub(crate) async fn get_job(
     State(app): State<App>,
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);
@@ -253,6 +316,7 @@ fn v0_sort_keys(sort: Option<&Value>) -> Vec<(String, bool)> {
 
 /// `POST /api/connector/cortex/job/_search`: 200 array with `X-Total`.
 pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    app.sync().await;
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);
@@ -294,6 +358,7 @@ pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Re
 /// `POST /api/v1/query`: the job listing of the TH4 UI (`getObservable` then `jobs`, with
 /// optional `filter`, `sort` and `page`).
 pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    app.sync().await;
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);

@@ -8,6 +8,12 @@
 //! `shared/reference/thehive-api.md`; each handler cites the TheHive source it imitates. Time
 //! is emulated lazily: a job's status and report are computed from its timestamps when read.
 //!
+//! [`Role`] picks what one process plays: `Combined` (the default: TheHive with an in-process
+//! Cortex), `Cortex` (the Cortex API alone, bootstrapped over HTTP as StrangeBee's init script
+//! does) or `TheHive` (TheHive reaching the Cortex servers of `cortex_urls` over HTTP with
+//! `cortex_key`, as TheHive 4's connector does). Two processes with the split roles behave as
+//! the combined one, through real HTTP calls.
+//!
 //! # Known differences
 //!
 //! Ways the emulator differs from a real TheHive 4.1.24 connected to Cortex 3.1.8 (most also
@@ -22,20 +28,45 @@
 //!   = 5 s; Cortex jobs last 200–1200 ms (seeded uniform) instead of real analyzer time;
 //!   notifications start jobs after 300 ms instead of after the audit is processed.
 //! * **Job lifecycle**: Cortex jobs go straight from `Waiting` to `Success`/`Failure` (no
-//!   `InProgress`, no `Deleted`, no timeouts, no rate limits, no `maxRetryOnError`); job
-//!   `startDate` stays the creation date; report `artifacts` are always empty and never imported
-//!   as observables (AbuseIPDB 2.0 would emit `domain`/`fqdn` artifacts); report `operations`
-//!   are not run; `force` does not bypass the Cortex job cache.
+//!   `InProgress`, no `Deleted`, no rate limits, no `maxRetryOnError`; timeouts only in the
+//!   `cortex` role); job `startDate` stays the creation date (the `cortex` role shows it only
+//!   once finished); report `artifacts` are always empty and never imported as observables
+//!   (AbuseIPDB 2.0 would emit `domain`/`fqdn` artifacts); report `operations` are not run; in
+//!   the combined role `force` does not bypass the Cortex job cache (the `cortex` role honours
+//!   it).
 //! * **Analyzers**: only AbuseIPDB 1.0/2.0 are modelled, with answers made up from a hash of
 //!   the address instead of the live AbuseIPDB API (at most five sample reports; no
 //!   `Missing AbuseIPDB API key`, TLP/PAP limits or `Unexpected Error` paths); other configured
-//!   analyzer names accept `ip` and succeed with an empty summary. Every server's Cortex
-//!   organisation is the working organisation (worker ids use it).
-//! * **Cortex status**: `connectors.cortex` in `/api/status` (TheHive 5: `/api/v1/status`) is
-//!   `OK` from the first request (real: `{}` until the first check, then re-checked every
-//!   minute); versions are fixed strings.
-//! * **Cortex API**: the Cortex half is not exposed over HTTP (no `/api/analyzer/{id}/run`,
-//!   `waitreport`, maintenance or Cortex user API); only TheHive's connector endpoints exist.
+//!   analyzer names accept `ip` and succeed with an empty summary. In the combined role every
+//!   server's Cortex organisation is the working organisation (worker ids use it); in the
+//!   `thehive` role it is the organisation of the key's Cortex user, whatever TheHive's.
+//! * **Cortex status**: in the combined role `connectors.cortex` in `/api/status` (TheHive 5:
+//!   `/api/v1/status`) is `OK` from the first request (real: `{}` until the first check, then
+//!   re-checked every minute). In the `thehive` role the first `/api/status` or `/api/health`
+//!   (TheHive 5: `/api/v1/status`) runs the check itself and the result is reused for
+//!   `status_check_interval`. Versions are fixed strings.
+//! * **Cortex API** (role `cortex`): only status, maintenance migration, login/logout, user
+//!   create/get/current, key get/renew, organization create/get, analyzer definitions,
+//!   analyzer enable/list/get/by type/`_search`/run and job list/`_search`/get/report/
+//!   `waitreport` exist. There is no update or delete of users, organizations, analyzers or
+//!   jobs, no `key/set` or password routes, no responders, job artifacts, datastore, streams,
+//!   MISP, SSO/LDAP/OAuth2, and no rate limits (`rate`/`rateUnit`). The catalog holds AbuseIPDB
+//!   1.0 and 2.0 only; 2.0's catalog fields are assumed equal to 1.0's. A job killed by
+//!   `jobTimeout` is assumed to fail with `no output`. A Basic-authenticated answer sets no
+//!   session cookie (elastic4play sets one). Texts not read in the sources: the CSRF refusal,
+//!   duplicate user/organization/analyzer errors (`ConflictError`), a bad `atMost`, and unknown
+//!   routes (a JSON `NotFound`, where Cortex serves its web assets). A failed job's `input` is
+//!   reconstructed. `data` must be text (no attachments).
+//! * **TheHive role**: Cortex is polled lazily, when a job or observable is read and the
+//!   job's poller tick (`refresh_delay`) has passed, with the same `waitreport?atMost=1
+//!   second` call; a read can therefore wait up to a second for Cortex. `maxRetryOnError`,
+//!   `includedTheHiveOrganisations`/`excludedTheHiveOrganisations`, file observables and report
+//!   artifact import are not modelled; with the TheHive 4 profile a Cortex that cannot be
+//!   reached during job creation gives an inferred 500 `java.net.ConnectException` (the
+//!   TheHive 5 profile records a failing job instead, see below). RunAnalyzer notifications
+//!   look the analyzer up with `POST /api/analyzer/_search` on each server in turn. The
+//!   `cortex` role always speaks Cortex 3.1.8's API and version (`3.1.8-1`), also behind the
+//!   TheHive 5 profile, whose real stack runs Cortex 4.
 //! * **Error texts**: some texts are inferred rather than observed: the 500
 //!   `ConfigException$Missing` for an organisation item without default, the `SearchError` for
 //!   a filter operator the emulator lacks (real TheHive may accept it), the `acceptedInput`
@@ -85,7 +116,11 @@
 //!   tests only show the 201 and the reads). A job answers `Waiting` at creation with its
 //!   Cortex job id known at once, although TheHive 5 submits asynchronously; a Cortex cache
 //!   hit is still born `Success`. A bulk request stops at its first invalid job. Job list
-//!   results never carry `report`, whatever `extraData` asks for.
+//!   results never carry `report`, whatever `extraData` asks for. In the `thehive` role the
+//!   remote Cortex decides what is unknown (server name, then analyzer by id and by name), and
+//!   a submission that fails there (Cortex unreachable or refusing the run) also gives a 201
+//!   and a failing job, whose `errorMessage` is the emulator's own text for the failed call
+//!   [I]; `cortexJobId` is then `""`.
 //! * **Shapes**: `tlpLabel`/`papLabel`/`severityLabel` follow TLP 2.0 (5.2+); cases are always
 //!   `New`/stage `New` with `access` `OrganisationAccessKind`, empty `customFields`, and only
 //!   `newDate`/`timeToDetect` among the date metrics; observables have `external: false`;
@@ -112,10 +147,14 @@ mod args;
 mod case;
 mod config;
 mod cortex;
+mod cortex_api;
+mod cortex_link;
+mod cortex_store;
 mod error;
 mod notification;
 mod org_config;
 mod query;
+mod remote;
 mod request;
 mod server;
 mod session;
@@ -126,6 +165,6 @@ mod th5_query;
 mod th5_shape;
 
 pub use args::EmulatorArgs;
-pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile};
+pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile, Role};
 pub use error::EmulatorError;
 pub use server::{Emulator, router, serve};

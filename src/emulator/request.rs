@@ -61,7 +61,7 @@ impl<S: Send + Sync> FromRequest<S> for Call {
 }
 
 /// Decodes `a=b&c=d` pairs.
-fn url_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn url_pairs(query: &str) -> Vec<(String, String)> {
     serde_urlencoded_pairs(query)
 }
 

@@ -16,16 +16,23 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::{EmulatorConfig, Profile};
+use super::config::{EmulatorConfig, Profile, Role};
+use super::cortex_link::{CortexLink, ServerStatus};
 use super::error::{ApiError, EmulatorError};
-use super::store::Store;
+use super::store::{Millis, Store};
 use super::th5_shape::{CORTEX4_VERSION, THEHIVE5_VERSION};
-use super::{case, cortex, org_config, session, th5_api, th5_cortex, th5_query};
+use super::{case, cortex, org_config, remote, session, th5_api, th5_cortex, th5_query};
+
+/// Last Cortex connector check: when, and each server's status.
+type StatusCache = Option<(Millis, Vec<ServerStatus>)>;
 
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub(crate) struct App {
     store: Arc<Mutex<Store>>,
+    /// Role `thehive`: the HTTP client to the Cortex servers.
+    link: Option<Arc<CortexLink>>,
+    status: Arc<Mutex<StatusCache>>,
 }
 
 impl App {
@@ -34,14 +41,51 @@ impl App {
     pub fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Role `thehive`: the Cortex client.
+    pub fn link(&self) -> Option<Arc<CortexLink>> {
+        self.link.clone()
+    }
+
+    /// Role `thehive`: starts due notifications and polls remote jobs before a read; a no-op
+    /// in the combined role, whose jobs advance inside the store.
+    pub async fn sync(&self) {
+        if let Some(link) = &self.link {
+            remote::sync(self, link).await;
+        }
+    }
+
+    /// The last connector check, if any.
+    pub fn cached_status(&self) -> StatusCache {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stores a connector check.
+    pub fn set_cached_status(&self, at: Millis, statuses: Vec<ServerStatus>) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = Some((at, statuses));
+    }
 }
 
 /// The router of an emulator configured by `config`, for in-process tests.
 pub fn router(config: EmulatorConfig) -> Router {
+    if config.role == Role::Cortex {
+        return super::cortex_api::router(config).layer(middleware::from_fn(log_request));
+    }
     let prefix = config.context_path.trim_end_matches('/').to_owned();
     let profile = config.profile;
+    let link = (config.role == Role::TheHive).then(|| {
+        Arc::new(CortexLink::new(
+            &config.cortex_urls,
+            config.cortex_key.clone(),
+        ))
+    });
     let app = App {
         store: Arc::new(Mutex::new(Store::new(config))),
+        link,
+        status: Arc::new(Mutex::new(None)),
     };
 
     let routes = match profile {
@@ -317,30 +361,64 @@ pub async fn serve(config: EmulatorConfig) -> Result<(), EmulatorError> {
 }
 
 fn print_banner(config: &EmulatorConfig, url: &str) {
-    let servers: Vec<String> = config
-        .cortex_servers
-        .iter()
-        .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
-        .collect();
     let versions = match config.profile {
-        Profile::TheHive4 => "TheHive 4.1.24 + Cortex 3.1.8".to_owned(),
-        Profile::TheHive5 => format!("TheHive {THEHIVE5_VERSION} + Cortex {CORTEX4_VERSION}"),
+        Profile::TheHive4 => "TheHive 4.1.24".to_owned(),
+        Profile::TheHive5 => format!("TheHive {THEHIVE5_VERSION}"),
     };
-    let lines = [
-        format!("hivecheck emulator ({versions}) listening on {url}"),
-        format!("  organisation:    {}", config.org),
-        format!(
-            "  analyst:         {} / password {}",
-            config.analyst_login, config.analyst_password
-        ),
-        format!("  analyst API key: {}", config.analyst_key),
-        format!(
-            "  admin:           {} / password {} (organisation admin)",
-            config.admin_login, config.admin_password
-        ),
-        format!("  cortex servers:  {}", servers.join("; ")),
-        "Press Ctrl-C to stop.".to_owned(),
-    ];
+    let cortex_version = match config.profile {
+        Profile::TheHive4 => "Cortex 3.1.8".to_owned(),
+        Profile::TheHive5 => format!("Cortex {CORTEX4_VERSION}"),
+    };
+    let mut lines = match config.role {
+        Role::Cortex => vec![
+            format!("hivecheck emulator: Cortex 3.1.8 API listening on {url}"),
+            "  empty until bootstrapped: POST /api/maintenance/migrate, then POST /api/user"
+                .to_owned(),
+            format!(
+                "  basic authentication: {}",
+                if config.cortex_basic_auth {
+                    "enabled"
+                } else {
+                    "disabled (--cortex-basic-auth enables it)"
+                }
+            ),
+        ],
+        Role::Combined | Role::TheHive => {
+            let servers: Vec<String> = if config.role == Role::TheHive {
+                config
+                    .cortex_urls
+                    .iter()
+                    .map(|(name, url)| format!("{name} ({url})"))
+                    .collect()
+            } else {
+                config
+                    .cortex_servers
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.analyzers.join(", ")))
+                    .collect()
+            };
+            let title = if config.role == Role::TheHive {
+                format!("{versions}, Cortex over HTTP")
+            } else {
+                format!("{versions} + {cortex_version}")
+            };
+            vec![
+                format!("hivecheck emulator ({title}) listening on {url}"),
+                format!("  organisation:    {}", config.org),
+                format!(
+                    "  analyst:         {} / password {}",
+                    config.analyst_login, config.analyst_password
+                ),
+                format!("  analyst API key: {}", config.analyst_key),
+                format!(
+                    "  admin:           {} / password {} (organisation admin)",
+                    config.admin_login, config.admin_password
+                ),
+                format!("  cortex servers:  {}", servers.join("; ")),
+            ]
+        }
+    };
+    lines.push("Press Ctrl-C to stop.".to_owned());
     // The banner is the output of `hivecheck emulate`: the operator needs these credentials to
     // connect. A closed stdout must not stop the server, so write errors are ignored.
     let mut out = std::io::stdout().lock();

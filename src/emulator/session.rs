@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, AttributeErrors};
+use super::remote;
 use super::request::{Call, SESSION_COOKIE};
 use super::server::App;
 use super::store::{AuthContext, Store, User, now_ms};
@@ -233,16 +234,33 @@ fn status_body(store: &Store, with_connectors: bool) -> Value {
     body
 }
 
-/// `GET /api/health` (public): plain-text `Ok` while every Cortex server is reachable.
-pub(crate) async fn health() -> &'static str {
-    "Ok"
+/// `GET /api/health` (public): plain-text `Ok`, `Warning` or `Error` after the Cortex
+/// connector status.
+pub(crate) async fn health(State(app): State<App>) -> &'static str {
+    let Some(link) = app.link() else {
+        return "Ok";
+    };
+    let statuses = remote::statuses(&app, &link).await;
+    match remote::connector_json(&statuses)["status"].as_str() {
+        Some("OK") => "Ok",
+        Some("WARNING") => "Warning",
+        _ => "Error",
+    }
 }
 
 /// `GET /api/status` (public).
 pub(crate) async fn status(State(app): State<App>) -> Json<Value> {
+    let connector = match app.link() {
+        Some(link) => Some(remote::connector_json(&remote::statuses(&app, &link).await)),
+        None => None,
+    };
     let mut store = app.lock();
     store.advance(now_ms());
-    Json(status_body(&store, true))
+    let mut body = status_body(&store, true);
+    if let Some(connector) = connector {
+        body["connectors"]["cortex"] = connector;
+    }
+    Json(body)
 }
 
 /// `GET /api/v1/status` (public in TH4, connectors always empty).

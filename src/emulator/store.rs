@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
 
 use super::abuseipdb::{self, Outcome};
-use super::config::{EmulatorConfig, random_secret};
+use super::config::{EmulatorConfig, Role, random_secret};
 use super::notification;
 use super::query::Document;
 
@@ -208,16 +208,42 @@ pub(crate) struct Job {
     /// Why the submission to Cortex failed, for jobs TheHive 5 accepted without checking the
     /// Cortex server or the analyzer; the job then ends `Failure` with this message.
     pub submit_error: Option<String>,
+    /// Role `thehive`: what TheHive learnt from a Cortex reached over HTTP; the in-process
+    /// Cortex job is then absent and `stored_at` unused.
+    pub remote: Option<RemoteJob>,
+}
+
+/// A job of a remote Cortex as TheHive's poller stored it.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteJob {
+    /// Status stored by TheHive: Cortex's answer at creation, then the final one.
+    pub status: String,
+    /// TheHive's `report`, once a final status was stored.
+    pub report: Option<Value>,
+    /// `summary.taxonomies` of a successful report.
+    pub taxonomies: Vec<Value>,
+    /// Cortex's `endDate` once finished.
+    pub end_date: Option<Millis>,
+    /// Earliest time the lazy poller asks Cortex again.
+    pub next_poll: Millis,
+}
+
+impl RemoteJob {
+    /// Whether TheHive has stored a final status and stops polling (TH4
+    /// `services/CortexActor.scala` only acts on `Success` and `Failure`).
+    pub fn is_final(&self) -> bool {
+        self.report.is_some()
+    }
 }
 
 /// A RunAnalyzer notification waiting for its start time.
 #[derive(Debug, Clone)]
-struct PendingRun {
-    due: Millis,
-    org: String,
-    observable_id: String,
-    analyzer_name: String,
-    parameters: Map<String, Value>,
+pub(crate) struct PendingRun {
+    pub due: Millis,
+    pub org: String,
+    pub observable_id: String,
+    pub analyzer_name: String,
+    pub parameters: Map<String, Value>,
 }
 
 /// An enabled analyzer as TheHive lists it, merged over the Cortex servers.
@@ -407,7 +433,7 @@ impl Store {
     }
 
     /// Context of TheHive's system user in `org`, with every organisation permission.
-    fn system_context(org: &str) -> AuthContext {
+    pub(crate) fn system_context(org: &str) -> AuthContext {
         AuthContext {
             login: SYSTEM_USER.to_owned(),
             org: org.to_owned(),
@@ -423,13 +449,22 @@ impl Store {
         token
     }
 
-    /// Starts the notification-started jobs that are due by `now`.
-    pub fn advance(&mut self, now: Millis) {
+    /// Removes and returns the RunAnalyzer notifications due by `now`.
+    pub fn take_due_runs(&mut self, now: Millis) -> Vec<PendingRun> {
         self.pending.sort_by_key(|p| p.due);
-        let due: Vec<PendingRun> = {
-            let split = self.pending.partition_point(|p| p.due <= now);
-            self.pending.drain(..split).collect()
-        };
+        let split = self.pending.partition_point(|p| p.due <= now);
+        self.pending.drain(..split).collect()
+    }
+
+    /// Starts the notification-started jobs that are due by `now`.
+    ///
+    /// In the `thehive` role the due runs stay queued: they need HTTP calls, which the
+    /// connector makes before locking the store.
+    pub fn advance(&mut self, now: Millis) {
+        if self.config.role == Role::TheHive {
+            return;
+        }
+        let due = self.take_due_runs(now);
         for run in due {
             let Some(key) = id_key(&run.observable_id) else {
                 continue;
@@ -712,6 +747,7 @@ impl Store {
                 created_by: ctx.login.clone(),
                 created_at: now,
                 submit_error: None,
+                remote: None,
             },
         );
         id
@@ -746,9 +782,125 @@ impl Store {
                 created_by: ctx.login.clone(),
                 created_at: now,
                 submit_error: Some(error),
+                remote: None,
             },
         );
         id
+    }
+
+    /// Records a job that a remote Cortex accepted (role `thehive`); returns the TheHive id.
+    ///
+    /// TheHive keeps Cortex's status (`Success` for a cache hit) and dates, falling back to the
+    /// current time (TH4 `cortex/.../services/Conversion.scala`).
+    pub fn record_remote_job(
+        &mut self,
+        now: Millis,
+        created_by: &str,
+        observable_id: &str,
+        server: &str,
+        cortex_job: &Value,
+    ) -> String {
+        let text = |k: &str| cortex_job[k].as_str().unwrap_or_default().to_owned();
+        let worker_id = cortex_job["workerId"]
+            .as_str()
+            .or_else(|| cortex_job["analyzerId"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let name = cortex_job["workerName"]
+            .as_str()
+            .or_else(|| cortex_job["analyzerName"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let definition = cortex_job["workerDefinitionId"]
+            .as_str()
+            .or_else(|| cortex_job["analyzerDefinitionId"].as_str())
+            .unwrap_or(&name)
+            .to_owned();
+        let start = cortex_job["startDate"].as_u64().unwrap_or(now);
+        let end = cortex_job["endDate"].as_u64().unwrap_or(now);
+        let status = text("status");
+        let id = self.alloc_id();
+        self.jobs.insert(
+            id_key(&id).expect("own id"),
+            Job {
+                id: id.clone(),
+                observable_id: observable_id.to_owned(),
+                cortex_id: server.to_owned(),
+                cortex_job_id: text("id"),
+                worker_id,
+                analyzer_name: name,
+                definition,
+                initial_dates: (start, end),
+                born_status: "Waiting",
+                stored_at: now,
+                created_by: created_by.to_owned(),
+                created_at: now,
+                submit_error: None,
+                remote: Some(RemoteJob {
+                    status,
+                    report: None,
+                    taxonomies: Vec::new(),
+                    end_date: None,
+                    next_poll: now + ms(self.config.refresh_delay),
+                }),
+            },
+        );
+        id
+    }
+
+    /// Remote jobs the lazy poller should ask about at `now`: `(job id, server, Cortex job id)`.
+    pub fn remote_jobs_to_poll(&self, now: Millis) -> Vec<(String, String, String)> {
+        self.jobs
+            .values()
+            .filter(|j| {
+                j.remote
+                    .as_ref()
+                    .is_some_and(|r| !r.is_final() && r.next_poll <= now)
+            })
+            .map(|j| (j.id.clone(), j.cortex_id.clone(), j.cortex_job_id.clone()))
+            .collect()
+    }
+
+    /// Stores one poll answer (a Cortex job with `report`, or `None` after a failed call).
+    ///
+    /// Like TH4's `CortexActor`, only `Success` and `Failure` are stored; the success report
+    /// keeps `full` and `artifacts`, the summary only feeds the observable's `reports`.
+    pub fn apply_poll(&mut self, now: Millis, job_id: &str, answer: Option<&Value>) {
+        let period = ms(self.config.refresh_delay).max(1);
+        let Some(job) = id_key(job_id).and_then(|k| self.jobs.get_mut(&k)) else {
+            return;
+        };
+        let Some(remote) = job.remote.as_mut() else {
+            return;
+        };
+        remote.next_poll = now + period;
+        let Some(answer) = answer else { return };
+        let status = answer["status"].as_str().unwrap_or_default();
+        let report = &answer["report"];
+        match status {
+            "Success" => {
+                remote.status = status.to_owned();
+                remote.taxonomies = report["summary"]["taxonomies"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                remote.report = Some(json!({
+                    "success": true,
+                    "full": report["full"],
+                    "artifacts": report["artifacts"].as_array().cloned().unwrap_or_default(),
+                }));
+            }
+            "Failure" => {
+                remote.status = status.to_owned();
+                remote.report = Some(json!({
+                    "errorMessage": report["errorMessage"].as_str().unwrap_or_default(),
+                    "success": false,
+                }));
+            }
+            _ => return,
+        }
+        remote.end_date = answer["endDate"].as_u64().or(Some(now));
+        job.stored_at = now;
     }
 
     /// First poller tick after `created` that sees a job finished at `finished`.
@@ -800,7 +952,10 @@ impl Store {
     }
 
     /// TheHive status of a job at `now`.
-    pub fn job_status(&self, job: &Job, now: Millis) -> &'static str {
+    pub fn job_status<'a>(&'a self, job: &'a Job, now: Millis) -> &'a str {
+        if let Some(remote) = &job.remote {
+            return &remote.status;
+        }
         if job.submit_error.is_some() {
             return if now >= job.stored_at {
                 "Failure"
@@ -829,6 +984,13 @@ impl Store {
             "cortexJobId": job.cortex_job_id,
             "operations": "[]",
         });
+        if let Some(remote) = &job.remote {
+            if let (Some(report), Some(end)) = (&remote.report, remote.end_date) {
+                out["endDate"] = json!(end);
+                out["report"] = report.clone();
+            }
+            return out;
+        }
         if let Some(cj) = self
             .cortex_job(&job.cortex_job_id)
             .filter(|_| now >= job.stored_at)
@@ -846,6 +1008,10 @@ impl Store {
 
     /// End date and report of a finished job, `None` while it runs.
     pub fn job_result(&self, job: &Job, now: Millis) -> Option<(Millis, Value)> {
+        if let Some(remote) = &job.remote {
+            // A remote job is finished once the poller stored Cortex's final answer.
+            return Some((remote.end_date?, remote.report.clone()?));
+        }
         if now < job.stored_at {
             return None;
         }
@@ -887,6 +1053,15 @@ impl Store {
         stored.sort_by_key(|j| (j.stored_at, id_key(&j.id)));
         let mut reports = Map::new();
         for job in stored {
+            if let Some(remote) = &job.remote {
+                if remote.status == "Success" && !remote.taxonomies.is_empty() {
+                    reports.insert(
+                        job.analyzer_name.clone(),
+                        json!({"taxonomies": remote.taxonomies}),
+                    );
+                }
+                continue;
+            }
             if let Some(CortexJob {
                 outcome: Outcome::Success { taxonomies, .. },
                 ..
@@ -1049,7 +1224,7 @@ fn status_of(outcome: &Outcome) -> &'static str {
 }
 
 /// Cortex cache tag: md5 of `workerId|dataType|tlp|data|parameters` (CX `JobSrv.scala`).
-fn cache_tag(
+pub(crate) fn cache_tag(
     worker: &str,
     data_type: &str,
     tlp: u64,
@@ -1067,7 +1242,7 @@ fn cache_tag(
 }
 
 /// Runs an enabled analyzer by name.
-fn run_analyzer(name: &str, data_type: &str, data: &str) -> Outcome {
+pub(crate) fn run_analyzer(name: &str, data_type: &str, data: &str) -> Outcome {
     if name.starts_with("AbuseIPDB_1") {
         abuseipdb::run(abuseipdb::Version::V1, data_type, data)
     } else if name.starts_with("AbuseIPDB") {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::config::random_secret;
 use super::error::{ApiError, AttributeErrors};
+use super::remote;
 use super::request::Call;
 use super::server::App;
 use super::session::{login_common, with_session_cookie};
@@ -233,10 +234,21 @@ pub(crate) async fn licence_current(
 
 /// `GET /api/v1/status`: authentication required in 5.7.3 (OAS lists a 401 answer and the
 /// three security schemes for it, unlike `/api/v1/status/public`).
+///
+/// In the `thehive` role `connectors.cortex` comes from a check of the remote servers, as
+/// TheHive 4's `/api/status` does (`remote::statuses`).
 pub(crate) async fn status(State(app): State<App>, call: Call) -> Result<Json<Value>, ApiError> {
+    call.auth(&app.lock())?;
+    let connector = match app.link() {
+        Some(link) => Some(remote::connector_json(&remote::statuses(&app, &link).await)),
+        None => None,
+    };
     let store = app.lock();
-    call.auth(&store)?;
-    Ok(Json(th5_shape::status_v1(&store)))
+    let mut body = th5_shape::status_v1(&store);
+    if let Some(connector) = connector {
+        body["connectors"]["cortex"] = connector;
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/v1/status/public` (no authentication).

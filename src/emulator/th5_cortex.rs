@@ -6,7 +6,8 @@
 //! accepts an unknown `cortexId` or `analyzerId` with 201: TheHive4py's tests create jobs with
 //! `dummy-cortex`/`dummy-analyzer` on an instance without Cortex and read them back (T4P
 //! `tests/test_cortex_endpoint.py`). Such a job then fails; its status and error text are
-//! inferred.
+//! inferred. In the `thehive` role jobs go to the remote Cortex over HTTP (`remote`), with the
+//! same leniency: a submission that fails there gives a failing job, not an error answer.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,18 +16,26 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, AttributeErrors};
+use super::remote::{self, SubmitError};
 use super::request::Call;
 use super::server::App;
 use super::store::{AuthContext, Millis, Store, now_ms};
 use super::th5_shape;
 
-/// Creates one job from an `InputJob` object; returns the TheHive job id.
-fn create_one(
-    store: &mut Store,
+/// An `InputJob` that passed TheHive's checks made before any Cortex lookup.
+struct JobInput {
+    artifact_id: String,
+    cortex_id: String,
+    analyzer_id: String,
+    parameters: Map<String, Value>,
+}
+
+/// Reads an `InputJob` object and checks the permission and the observable.
+fn check_input(
+    store: &Store,
     ctx: &AuthContext,
     fields: &Map<String, Value>,
-    now: Millis,
-) -> Result<String, ApiError> {
+) -> Result<JobInput, ApiError> {
     // Same extraction order as TheHive 4 (analyzerId, cortexId, artifactId, parameters), so
     // the errors are listed last-extracted first (research note Q1) [I for TheHive 5].
     let mut errors = AttributeErrors::default();
@@ -42,19 +51,33 @@ fn create_one(
     let cortex_id = errors.string(fields, "cortexId");
     let analyzer_id = errors.string(fields, "analyzerId");
     errors.check()?;
-    let (artifact_id, cortex_id, analyzer_id) = (
-        artifact_id.unwrap_or_default(),
-        cortex_id.unwrap_or_default(),
-        analyzer_id.unwrap_or_default(),
-    );
+    let input = JobInput {
+        artifact_id: artifact_id.unwrap_or_default(),
+        cortex_id: cortex_id.unwrap_or_default(),
+        analyzer_id: analyzer_id.unwrap_or_default(),
+        parameters,
+    };
 
     if !ctx.has("manageAnalyse") {
         return Err(ApiError::authorization("Job creation not allowed"));
     }
-    if store.find_observable(&ctx.org, &artifact_id).is_none() {
+    if store
+        .find_observable(&ctx.org, &input.artifact_id)
+        .is_none()
+    {
         return Err(ApiError::not_found("Observable not found"));
     }
+    Ok(input)
+}
 
+/// Creates a job on the in-process Cortex (combined role); returns the TheHive job id.
+fn create_local(store: &mut Store, ctx: &AuthContext, input: JobInput, now: Millis) -> String {
+    let JobInput {
+        artifact_id,
+        cortex_id,
+        analyzer_id,
+        parameters,
+    } = input;
     let server_known = store
         .config
         .cortex_servers
@@ -63,7 +86,7 @@ fn create_one(
     let analyzer = server_known
         .then(|| store.resolve_analyzer(&cortex_id, &analyzer_id))
         .flatten();
-    let id = match analyzer {
+    match analyzer {
         Some(analyzer) => store.submit_job(
             now,
             ctx,
@@ -82,20 +105,69 @@ fn create_one(
             };
             store.record_failed_job(now, ctx, &artifact_id, &cortex_id, &analyzer_id, error)
         }
+    }
+}
+
+/// Creates one job from an `InputJob` object; returns the TheHive job id.
+///
+/// In the `thehive` role the job goes to the remote Cortex over HTTP. A submission that fails
+/// there (unknown server or analyzer, Cortex unreachable or refusing) still gives a job, which
+/// fails at the first poller tick, as on the in-process Cortex.
+async fn create_one(
+    app: &App,
+    ctx: &AuthContext,
+    fields: &Map<String, Value>,
+) -> Result<String, ApiError> {
+    let (input, link) = {
+        let mut store = app.lock();
+        let now = now_ms();
+        store.advance(now);
+        let input = check_input(&store, ctx, fields)?;
+        let Some(link) = app.link() else {
+            let id = create_local(&mut store, ctx, input, now);
+            tracing::debug!(target: "emulator", job_id = %id, "job created");
+            return Ok(id);
+        };
+        // The store stays unlocked during the HTTP calls to Cortex.
+        (input, link)
     };
-    tracing::debug!(target: "emulator", job_id = %id, "job created");
-    Ok(id)
+    let submitted = remote::try_submit(
+        app,
+        &link,
+        ctx,
+        &input.artifact_id,
+        &input.cortex_id,
+        &input.analyzer_id,
+        input.parameters.clone(),
+    )
+    .await;
+    match submitted {
+        Ok(id) => Ok(id),
+        Err(SubmitError::Refused(e)) => Err(e),
+        Err(e) => {
+            let error = e
+                .failure_message(&input.cortex_id, &input.analyzer_id)
+                .unwrap_or_default();
+            tracing::debug!(target: "emulator", %error, "job submission to remote Cortex failed; recorded as failing");
+            Ok(app.lock().record_failed_job(
+                now_ms(),
+                ctx,
+                &input.artifact_id,
+                &input.cortex_id,
+                &input.analyzer_id,
+                error,
+            ))
+        }
+    }
 }
 
 /// `POST /api/v1/connector/cortex/job` and legacy `POST /api/connector/cortex/job`: 201
 /// `OutputJob`.
 pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    let ctx = call.auth(&app.lock())?;
+    let id = create_one(&app, &ctx, &call.fields).await?;
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
-
-    let id = create_one(&mut store, &ctx, &call.fields, now)?;
+    let store = app.lock();
     let job = store.find_job(&ctx.org, &id).expect("just created");
     let body = th5_shape::job(&store, job, now, true);
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -107,11 +179,7 @@ pub(crate) async fn create_jobs_bulk(
     State(app): State<App>,
     call: Call,
 ) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
-
+    let ctx = call.auth(&app.lock())?;
     let items = match call.fields.get("jobs") {
         None => return Err(ApiError::missing_attributes(&["jobs"])),
         Some(Value::Array(items)) => items.clone(),
@@ -120,8 +188,10 @@ pub(crate) async fn create_jobs_bulk(
     let mut ids = Vec::new();
     for item in &items {
         let fields = item.as_object().cloned().unwrap_or_default();
-        ids.push(create_one(&mut store, &ctx, &fields, now)?);
+        ids.push(create_one(&app, &ctx, &fields).await?);
     }
+    let now = now_ms();
+    let store = app.lock();
     let body: Vec<Value> = ids
         .iter()
         .filter_map(|id| store.find_job(&ctx.org, id))
@@ -137,6 +207,7 @@ pub(crate) async fn get_job(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    app.sync().await;
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);

@@ -299,6 +299,8 @@ fn bad_step(step: &Value, accepted: &[&str]) -> ApiError {
 
 /// `POST /api/v1/query`.
 pub(crate) async fn query(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
+    // Role `thehive`: start due notifications and poll Cortex before reading jobs.
+    app.sync().await;
     let now = now_ms();
     let mut store = app.lock();
     store.advance(now);

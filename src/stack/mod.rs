@@ -14,6 +14,6 @@ mod bootstrap;
 mod containers;
 mod error;
 
-pub use bootstrap::Credentials;
+pub use bootstrap::{Credentials, cortex, thehive};
 pub use containers::{Images, Stack, StackConfig, docker_available, remove_by_label};
 pub use error::StackError;

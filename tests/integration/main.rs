@@ -11,6 +11,8 @@ mod cli;
 mod emulator;
 // The emulator's TheHive 5 profile, also driven by the official TheHive4py client.
 mod emulator_th5;
+// The emulator's split roles: Cortex over HTTP and TheHive reaching it.
+mod emulator_roles;
 // Preflight: one report and one exit code per kind of failure.
 mod preflight;
 // The runner's steps and verdicts against the in-process emulator.
