@@ -265,7 +265,10 @@ pub fn start_target(
                     code: exit::EMULATOR,
                     message: render(&e, None),
                 })?;
-            Ok((builtin_target(&emulator, args), Backend::Emulator(Box::new(emulator))))
+            Ok((
+                builtin_target(&emulator, args),
+                Backend::Emulator(Box::new(emulator)),
+            ))
         }
     }
 }
