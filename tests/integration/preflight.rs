@@ -138,3 +138,26 @@ async fn analyzer_that_does_not_take_the_data_type_fails() {
     assert_eq!(code, Some(15), "{text}");
     assert!(text.contains("does not take `domain`"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cortex_down_is_named_with_its_own_exit_code() {
+    // TheHive reaching its Cortex over HTTP, at an address where nothing listens.
+    let config = hivecheck::emulator::EmulatorConfig {
+        role: hivecheck::emulator::Role::TheHive,
+        cortex_urls: vec![("cortex0".to_owned(), "http://127.0.0.1:9".to_owned())],
+        cortex_key: Some("unused-key".to_owned()),
+        ..fast_config()
+    };
+    let emulator = start(config).await;
+    let (code, text) = preflight(
+        &emulator.base_url(),
+        "demo",
+        &emulator.config().analyst_password,
+        &scenarios(),
+    );
+    assert_eq!(code, Some(14), "{text}");
+    assert!(
+        text.contains("FAIL  cortex         cortex0 is not reachable from TheHive (ERROR)"),
+        "{text}"
+    );
+}
