@@ -258,11 +258,10 @@ async fn watch(
     deadline: Duration,
     plan: PlannedObservable,
 ) -> Result<ArtifactResult, RunError> {
-    let mut result = ArtifactResult::new(&plan.data, &plan.data_type, plan.expect);
-    let Some(observable_id) =
-        steps::create_observable(&ctx, &user, &case_id, &scenario, &mut result).await?
-    else {
-        result.judge();
+    let data = plan.data.clone();
+    let (mut result, observable_id) =
+        steps::start_artifact(&ctx, &user, &case_id, &scenario, plan).await?;
+    let Some(observable_id) = observable_id else {
         return Ok(result);
     };
     let created = Instant::now();
@@ -296,7 +295,7 @@ async fn watch(
 
     let end = steps::poll_job(&user, job, scenario.poll, created, &ctx.interrupt)
         .await
-        .map_err(|e| RunError::step(format!("poll the job on `{}`", plan.data), e))?;
+        .map_err(|e| RunError::step(format!("poll the job on `{data}`"), e))?;
     if let PollEnd::Deadline(_) = end {
         result.time_to_result = None;
     }

@@ -69,11 +69,10 @@ async fn artifact(
     case_id: String,
     plan: PlannedObservable,
 ) -> Result<ArtifactResult, RunError> {
-    let mut result = ArtifactResult::new(&plan.data, &plan.data_type, plan.expect);
-    let Some(observable_id) =
-        steps::create_observable(&ctx, &user, &case_id, &scenario, &mut result).await?
-    else {
-        result.judge();
+    let data = plan.data.clone();
+    let (mut result, observable_id) =
+        steps::start_artifact(&ctx, &user, &case_id, &scenario, plan).await?;
+    let Some(observable_id) = observable_id else {
         return Ok(result);
     };
 
@@ -96,7 +95,7 @@ async fn artifact(
 
     let end = steps::poll_job(&user, job, scenario.poll, started, &ctx.interrupt)
         .await
-        .map_err(|e| RunError::step(format!("poll the job on `{}`", plan.data), e))?;
+        .map_err(|e| RunError::step(format!("poll the job on `{data}`"), e))?;
     steps::record_job_end(&user, &analyzer, end, started, &mut result).await?;
     result.judge();
     Ok(result)

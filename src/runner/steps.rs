@@ -184,6 +184,23 @@ pub async fn create_observable(
     }
 }
 
+/// Starts an artifact's result and creates its observable. `Ok((result, None))` means TheHive
+/// refused it, and the result is already judged.
+pub async fn start_artifact(
+    ctx: &RunContext,
+    user: &TheHive,
+    case_id: &str,
+    scenario: &Scenario,
+    plan: PlannedObservable,
+) -> Result<(ArtifactResult, Option<String>), RunError> {
+    let mut result = ArtifactResult::new(&plan.data, &plan.data_type, plan.expect);
+    let observable_id = create_observable(ctx, user, case_id, scenario, &mut result).await?;
+    if observable_id.is_none() {
+        result.judge();
+    }
+    Ok((result, observable_id))
+}
+
 /// Records a refusal by TheHive as the `rejected` outcome.
 pub fn refuse(result: &mut ArtifactResult, status: &str, reason: String) {
     result.outcome = Outcome::Rejected;
