@@ -62,10 +62,16 @@ pub(crate) struct CortexLink {
 impl CortexLink {
     pub fn new(servers: &[(String, String)], key: Option<String>) -> Self {
         // The poll itself asks Cortex to wait one second, so a few seconds bound every call.
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let builder = || reqwest::Client::builder().timeout(Duration::from_secs(10));
+        let client = builder().build().unwrap_or_else(|error| {
+            // A `FROM scratch` image has no CA store; plain-HTTP Cortex URLs still work, and an
+            // https one then fails per request with a certificate error.
+            tracing::warn!(target: "emulator", %error, "no system CA certificates: https Cortex URLs will not verify");
+            builder()
+                .tls_certs_only(Vec::new())
+                .build()
+                .expect("a client without root certificates builds")
+        });
         Self {
             client,
             servers: servers
