@@ -314,6 +314,9 @@ fn stack(action: StackAction) -> ExitCode {
                             "take it down: hivecheck stack down --stack-name {}",
                             stack.name
                         );
+                        // The stack outlives this process: its container and network handles
+                        // must not run their removal on drop (`stack down` removes them).
+                        std::mem::forget(stack);
                         ExitCode::SUCCESS
                     }
                     Err(error) => fail(
