@@ -79,9 +79,9 @@ pub struct StackArgs {
     /// Elasticsearch's image.
     #[arg(long, default_value = "elasticsearch:8.19.20", value_name = "IMAGE")]
     pub elasticsearch_image: String,
-    /// The analyzer to enable in Cortex (its key from ABUSEIPDB_KEY).
-    #[arg(long, default_value = "AbuseIPDB_1_0")]
-    pub analyzer: String,
+    /// The analyzers to enable in Cortex (their key from ABUSEIPDB_KEY); repeatable.
+    #[arg(long = "analyzer", default_values = ["AbuseIPDB_1_0", "AbuseIPDB_2_0"])]
+    pub analyzers: Vec<String>,
     /// How long a container may take to become ready.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub startup_timeout: std::time::Duration,
@@ -108,7 +108,7 @@ impl StackArgs {
         let name = self.name.clone().unwrap_or_else(|| fallback.to_owned());
         let mut config = crate::stack::StackConfig::new(&name, images);
         config.keep = keep;
-        config.analyzer = self.analyzer.clone();
+        config.analyzers = self.analyzers.clone();
         config.startup_timeout = self.startup_timeout;
         config.log_dir = log_dir;
         config

@@ -71,14 +71,17 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Takes the backend down: the container stack is removed unless kept.
+    /// Takes the backend down: the container stack is removed unless kept. Its handles are
+    /// dropped inside the runtime, where testcontainers can run their clean-up.
     pub fn finish(self, runtime: &Runtime) {
         if let Backend::Stack(stack, keep) = self {
             let name = stack.name.clone();
             if keep {
                 eprintln!(
-                    "stack `{name}` kept running; `hivecheck stack down --name {name}` removes it"
+                    "stack `{name}` kept running; `hivecheck stack down --stack-name {name}` removes it"
                 );
+                // Kept containers and their network outlive the process.
+                std::mem::forget(stack);
             } else if let Err(error) = runtime.block_on(stack.down()) {
                 eprintln!("error: {}", render(&error, error.hint()));
             }
@@ -146,6 +149,8 @@ impl Harness {
         // every trial the same way.
         let report = runtime.block_on(preflight::run(&ctx, &scenarios));
         if let Some(failure) = report.failure() {
+            // A container stack goes down (inside the runtime) before the error is reported.
+            backend.finish(&runtime);
             return Err(Stop {
                 code: failure.exit_code(),
                 message: report.render(&ctx.target.label),

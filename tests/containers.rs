@@ -269,7 +269,7 @@ fn failed_bootstrap(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
     let name = unique("fail");
     let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut config = StackConfig::new(&name, Images::emulator(&image()));
-    config.analyzer = "NoSuchAnalyzer_9_9".to_owned();
+    config.analyzers = vec!["NoSuchAnalyzer_9_9".to_owned()];
     config.log_dir = Some(logs.path().to_owned());
     config.startup_timeout = std::time::Duration::from_secs(60);
 

@@ -172,24 +172,26 @@ pub async fn cortex(url: &str, config: &StackConfig) -> Result<Secret, StackErro
         .analyzer_key
         .as_ref()
         .map_or("hivecheck-no-key", Secret::expose);
-    let worker = json!({
-        "name": config.analyzer,
-        "configuration": {"key": analyzer_key, "days": 30, "auto_extract_artifacts": false,
-                          "check_tlp": true, "max_tlp": 2, "check_pap": true, "max_pap": 2},
-        "jobCache": 10,
-        "jobTimeout": 30
-    });
-    api.send(
-        &format!("enable analyzer {}", config.analyzer),
-        api.request(
-            Method::POST,
-            &format!("/api/organization/analyzer/{}", config.analyzer),
+    for analyzer in &config.analyzers {
+        let worker = json!({
+            "name": analyzer,
+            "configuration": {"key": analyzer_key, "days": 30, "auto_extract_artifacts": false,
+                              "check_tlp": true, "max_tlp": 2, "check_pap": true, "max_pap": 2},
+            "jobCache": 10,
+            "jobTimeout": 30
+        });
+        api.send(
+            &format!("enable analyzer {analyzer}"),
+            api.request(
+                Method::POST,
+                &format!("/api/organization/analyzer/{analyzer}"),
+            )
+            .bearer_auth(key.expose())
+            .json(&worker),
+            &[200, 201],
         )
-        .bearer_auth(key.expose())
-        .json(&worker),
-        &[200, 201],
-    )
-    .await?;
+        .await?;
+    }
     Ok(key)
 }
 

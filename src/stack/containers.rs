@@ -67,8 +67,8 @@ pub struct StackConfig {
     pub images: Images,
     /// Leave the containers running when the [`Stack`] is dropped (`stack up`, `--keep`).
     pub keep: bool,
-    /// The analyzer to enable in Cortex.
-    pub analyzer: String,
+    /// The analyzers to enable in Cortex.
+    pub analyzers: Vec<String>,
     /// The analyzer's API key (AbuseIPDB's), from the environment.
     pub analyzer_key: Option<Secret>,
     /// How long a container may take to answer `/api/status`.
@@ -84,7 +84,7 @@ impl StackConfig {
             name: name.to_owned(),
             images,
             keep: false,
-            analyzer: "AbuseIPDB_1_0".to_owned(),
+            analyzers: vec!["AbuseIPDB_1_0".to_owned(), "AbuseIPDB_2_0".to_owned()],
             analyzer_key: std::env::var("ABUSEIPDB_KEY").ok().map(Secret::new),
             startup_timeout: Duration::from_secs(300),
             log_dir: None,
