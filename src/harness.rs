@@ -147,7 +147,8 @@ impl Harness {
 
         // One report before fanning out: a refused login or a missing analyzer would fail
         // every trial the same way.
-        let report = runtime.block_on(preflight::run(&ctx, &scenarios));
+        let selected = selected(args, &scenarios);
+        let report = runtime.block_on(preflight::run(&ctx, &selected));
         if let Some(failure) = report.failure() {
             // A container stack goes down (inside the runtime) before the error is reported.
             backend.finish(&runtime);
@@ -172,16 +173,27 @@ impl Harness {
         })
     }
 
-    /// The trials, one per scenario and analyzer pattern.
-    pub fn trials(&self) -> Vec<Trial> {
-        let mut trials = Vec::new();
-        for scenario in &self.scenarios {
-            for pattern in &scenario.analyzers {
+    /// The trial names of a scenario: its name, or `name::label` per analyzer pattern.
+    fn trial_names(scenario: &Scenario) -> Vec<(String, crate::scenario::AnalyzerPattern)> {
+        scenario
+            .analyzers
+            .iter()
+            .map(|pattern| {
                 let name = if pattern.label.is_empty() || scenario.analyzers.len() == 1 {
                     scenario.name.clone()
                 } else {
                     format!("{}::{}", scenario.name, pattern.label)
                 };
+                (name, pattern.clone())
+            })
+            .collect()
+    }
+
+    /// The trials, one per scenario and analyzer pattern.
+    pub fn trials(&self) -> Vec<Trial> {
+        let mut trials = Vec::new();
+        for scenario in &self.scenarios {
+            for (name, pattern) in Self::trial_names(scenario) {
                 let trial = match &self.live {
                     None => Trial::test(name, || Ok(())),
                     Some(live) => {
@@ -190,7 +202,7 @@ impl Harness {
                             ctx: live.ctx.clone(),
                             reports: live.reports.clone(),
                             scenario: scenario.clone(),
-                            pattern: pattern.clone(),
+                            pattern,
                             name: name.clone(),
                         };
                         Trial::test(name, move || job.run())
@@ -224,6 +236,22 @@ impl Harness {
             ExitCode::from(exit::EXPECTATIONS)
         }
     }
+}
+
+/// The scenarios with at least one trial that `args` runs (filters, `--skip`, `--ignored`),
+/// so preflight checks what the run needs and nothing more.
+fn selected(args: &Arguments, scenarios: &[Arc<Scenario>]) -> Vec<Arc<Scenario>> {
+    scenarios
+        .iter()
+        .filter(|scenario| {
+            Harness::trial_names(scenario).into_iter().any(|(name, _)| {
+                let probe =
+                    Trial::test(name, || Ok(())).with_ignored_flag(scenario.ignore.is_some());
+                !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// A multi-threaded runtime for the run.

@@ -25,9 +25,12 @@ pub struct ArtifactResult {
     pub status: String,
     /// Whether the job was born `Success` (served from Cortex's cache).
     pub from_cache: bool,
-    /// From observable creation to a job being visible (autorun).
+    /// From observable creation to a job being visible (autorun); milliseconds in JSON.
+    #[serde(serialize_with = "millis_opt")]
     pub time_to_job: Option<Duration>,
-    /// From the start (job creation, or observable creation for autorun) to the report.
+    /// From the start (job creation, or observable creation for autorun) to the report;
+    /// milliseconds in JSON.
+    #[serde(serialize_with = "millis_opt")]
     pub time_to_result: Option<Duration>,
     /// The analyzer's summary taxonomies as read on the observable.
     pub taxonomies: Vec<Taxonomy>,
@@ -145,7 +148,8 @@ pub struct TrialReport {
     pub autorun: Option<AutorunReport>,
     /// Problems that are not about one artifact (a snapshot mismatch, a wrong verdict).
     pub problems: Vec<String>,
-    /// Wall time of the trial.
+    /// Wall time of the trial; milliseconds in JSON.
+    #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
 }
 
@@ -164,6 +168,17 @@ impl TrialReport {
             }
         }
         lines
+    }
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+fn millis_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => millis(d, s),
+        None => s.serialize_none(),
     }
 }
 

@@ -307,3 +307,66 @@ fn scenarios_pass_against_a_separately_started_emulator_on_both_profiles() {
         );
     }
 }
+
+/// STYLE §9: a run with a sentinel API key, at debug log level, never shows the key: not on
+/// stdout, not in the logs, not in the JSON report.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_key_never_appears_in_output_logs_or_reports() {
+    let sentinel = "SENTINEL-KEY-0123456789abcdef";
+    let emulator = start(hivecheck::emulator::EmulatorConfig {
+        analyst_key: sentinel.to_owned(),
+        ..fast_config()
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+
+    let output = hivecheck()
+        .args([
+            "run",
+            "compact",
+            "--url",
+            &emulator.base_url(),
+            "--org",
+            "demo",
+            "--out",
+        ])
+        .arg(out.path())
+        .env("THEHIVE_API_KEY", sentinel)
+        .env("HIVECHECK_LOG", "debug")
+        .output()
+        .unwrap();
+
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(all.contains("hivecheck::http"), "debug logs were on: {all}");
+    assert!(
+        !all.contains(sentinel),
+        "the key leaked into the output: {all}"
+    );
+    let files = walk(out.path());
+    assert!(
+        files.iter().any(|f| f.ends_with("report.json")),
+        "{files:?}"
+    );
+    for entry in files {
+        let content = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(
+            !content.contains(sentinel),
+            "the key leaked into {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
