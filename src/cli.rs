@@ -27,6 +27,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Delete the cases of earlier runs (only cases carrying a hivecheck run tag).
     Cleanup(Box<CleanupArgs>),
+    /// Check the operator runbook's assumptions against the target (creates nothing).
+    Runbook(Box<RunbookArgs>),
     /// Check that the target is ready for the scenarios, without running them.
     Preflight(Box<PreflightArgs>),
     /// Serve the built-in TheHive + Cortex emulator until interrupted.
@@ -174,6 +176,14 @@ pub struct CleanupArgs {
     pub dry_run: bool,
 }
 
+/// Flags of `hivecheck runbook`.
+#[derive(Debug, clap::Args)]
+pub struct RunbookArgs {
+    /// The target (the built-in emulator when no URL is given).
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
 /// Flags of `hivecheck preflight`.
 #[derive(Debug, clap::Args)]
 pub struct PreflightArgs {
@@ -202,8 +212,39 @@ pub fn main() -> ExitCode {
         }
         Command::Emulate(args) => emulate(*args),
         Command::Cleanup(args) => cleanup(*args),
+        Command::Runbook(args) => runbook(*args),
         Command::Stack { action } => stack(action),
     }
+}
+
+fn runbook(args: RunbookArgs) -> ExitCode {
+    let runtime = match crate::harness::new_runtime() {
+        Ok(runtime) => runtime,
+        Err(stop) => return fail(stop.code, &stop.message),
+    };
+    let emulator = crate::emulator::EmulatorConfig::default();
+    let (target, backend) =
+        match crate::harness::start_target(&runtime, &args.target, &emulator, None) {
+            Ok(started) => started,
+            Err(stop) => return fail(stop.code, &stop.message),
+        };
+    println!("runbook assumptions, checked against {}:", target.label);
+    let claims = runtime.block_on(crate::runbook::check(&target));
+    print!("{}", crate::runbook::render(&claims));
+    backend.finish(&runtime);
+    // A report of wrong assumptions is the command's normal answer; only a target on which
+    // nothing could be checked is a failure.
+    if claims
+        .iter()
+        .all(|claim| claim.verdict == crate::runbook::Verdict::Unchecked)
+    {
+        return fail(
+            exit::TARGET,
+            "no runbook assumption could be checked on this target (see `observed` above); \
+             hint: `hivecheck preflight` says what is wrong with the connection or credentials",
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn cleanup(args: CleanupArgs) -> ExitCode {

@@ -15,6 +15,7 @@ pub mod harness;
 pub mod ipgen;
 pub mod preflight;
 pub mod report;
+pub mod runbook;
 pub mod runner;
 pub mod scenario;
 pub mod stack;

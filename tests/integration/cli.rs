@@ -370,3 +370,73 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// `hivecheck runbook` shows which of the runbook's assumptions fail, against TheHive 4 and 5.
+#[test]
+fn runbook_command_names_the_wrong_assumptions() {
+    for profile in ["thehive4", "thehive5"] {
+        let (mut emulator, url) = spawn_emulator_with("runbook-pw", profile);
+        let output = hivecheck()
+            .args([
+                "runbook",
+                "--url",
+                &url,
+                "--org",
+                "demo",
+                "--user",
+                "analyst@thehive.local",
+            ])
+            .args(["--admin-user", "admin@thehive.local"])
+            .env("THEHIVE_PASSWORD", "runbook-pw")
+            .env("THEHIVE_ADMIN_PASSWORD", "secret")
+            .output()
+            .unwrap();
+        let _ = emulator.kill();
+        let _ = emulator.wait();
+
+        let all = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{profile}: {all}");
+        assert!(
+            all.contains("WRONG     Step 1: `X-Organization: ORG`"),
+            "{profile}: {all}"
+        );
+        assert!(
+            all.contains(
+                "with X-Organization the call ran in `admin`; with X-Organisation in `demo`"
+            ),
+            "{profile}: {all}"
+        );
+        assert!(
+            all.contains("WRONG     Step 2: `server=cortex0`"),
+            "{profile}: {all}"
+        );
+        assert!(all.contains("WRONG     Step 7:"), "{profile}: {all}");
+        assert!(
+            all.contains("holds     Step 4: `cortexId` is required"),
+            "{profile}: {all}"
+        );
+    }
+}
+
+/// When no session opens, nothing is claimed to hold: the command says so and exits 4.
+#[test]
+fn runbook_command_fails_when_nothing_can_be_checked() {
+    let (mut emulator, url) = spawn_emulator_with("right-pw", "thehive4");
+    let output = hivecheck()
+        .args(["runbook", "--url", &url, "--org", "demo"])
+        .args(["--user", "analyst@thehive.local"])
+        .env("THEHIVE_PASSWORD", "wrong-pw")
+        .output()
+        .unwrap();
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains("no runbook assumption could be checked"),
+        "{all}"
+    );
+    assert!(!all.contains("WRONG"), "{all}");
+    assert!(!all.contains("wrong-pw"), "the password leaked: {all}");
+}
