@@ -5,9 +5,10 @@
 //! and teardown.
 //!
 //! Without a Docker daemon (a laptop) the trials report "ignored: no Docker daemon". With
-//! `HIVECHECK_REQUIRE_DOCKER=1` (this project's CI) a missing daemon or image fails instead.
-//! The image is `hivecheck-emulator:local` from docker/build-emulator-image.sh, or
-//! `HIVECHECK_EMULATOR_IMAGE`.
+//! `HIVECHECK_REQUIRE_DOCKER=1` (this project's CI) a missing daemon fails instead.
+//! The image is `hivecheck-emulator:local`, built on first need by
+//! docker/build-emulator-image.sh (a few minutes, once), or `HIVECHECK_EMULATOR_IMAGE`, which
+//! must already exist.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -50,38 +51,66 @@ fn main() -> ExitCode {
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-/// A trial that runs only where Docker and the emulator image are available, unless they are
-/// required.
+/// A trial that runs only where a Docker daemon answers, unless one is required. With a
+/// daemon, a missing or unbuildable image is a failure, not a reason to skip.
 fn trial(name: &str, body: fn(&tokio::runtime::Runtime) -> Result<(), Failed>) -> Trial {
     Trial::ignorable_test(name, move || {
         let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
         let required = std::env::var("HIVECHECK_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
-        if let Err(reason) = runtime.block_on(prerequisites()) {
+        if runtime.block_on(docker_available()).is_err() {
+            let reason = "no Docker daemon";
             return if required {
                 Err(format!("{reason} (HIVECHECK_REQUIRE_DOCKER=1)").into())
             } else {
                 Ok(Completion::ignored_with(reason))
             };
         }
+        runtime.block_on(ensure_image())?;
         body(&runtime).map(|()| Completion::Completed)
     })
 }
 
-async fn prerequisites() -> Result<(), String> {
-    docker_available()
-        .await
-        .map_err(|_| "no Docker daemon".to_owned())?;
+/// The emulator image exists, or is built now when it is the default one.
+async fn ensure_image() -> Result<(), String> {
     let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
-    docker
-        .inspect_image(&image())
-        .await
-        .map(|_| ())
-        .map_err(|_| {
-            format!(
-                "image {} not built (run docker/build-emulator-image.sh)",
-                image()
-            )
+    if docker.inspect_image(&image()).await.is_ok() {
+        return Ok(());
+    }
+    if std::env::var_os("HIVECHECK_EMULATOR_IMAGE").is_some() {
+        return Err(format!(
+            "image {} (HIVECHECK_EMULATOR_IMAGE) does not exist",
+            image()
+        ));
+    }
+    build_image_once()
+}
+
+/// Builds the default image with the project's script, once for all trials; the trials that
+/// wait meanwhile share the outcome.
+fn build_image_once() -> Result<(), String> {
+    static BUILT: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    built
+        .get_or_insert_with(|| {
+            eprintln!("building {} (docker/build-emulator-image.sh)…", image());
+            let output = Command::new("bash")
+                .arg(root().join("docker/build-emulator-image.sh"))
+                .arg(image())
+                .output()
+                .map_err(|e| format!("could not run docker/build-emulator-image.sh: {e}"))?;
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "docker/build-emulator-image.sh failed ({}):\n{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                ))
+            }
         })
+        .clone()
 }
 
 fn unique(prefix: &str) -> String {

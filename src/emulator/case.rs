@@ -75,9 +75,7 @@ pub(crate) async fn create_v1(State(app): State<App>, call: Call) -> Result<Resp
 
 fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (mut store, ctx) = app.enter(call, now)?;
 
     // The macro-built `InputCase` parser reports fields in declaration order [I].
     let mut errors = AttributeErrors::default();
@@ -147,9 +145,7 @@ pub(crate) async fn get_v1(
 }
 
 fn get_case(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Value>, ApiError> {
-    let mut store = app.lock();
-    store.advance(now_ms());
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(call, now_ms())?;
     let case = store
         .find_case(&ctx.org, id)
         .ok_or_else(|| ApiError::not_found("Case not found"))?;
@@ -175,9 +171,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Response, ApiError> {
-    let mut store = app.lock();
-    store.advance(now_ms());
-    let ctx = call.auth(&store)?;
+    let (mut store, ctx) = app.enter(&call, now_ms())?;
     // TheHive filters the case with `can(manageCase)`, so a case the caller may not manage
     // is reported as missing.
     let case_id = store
@@ -214,9 +208,7 @@ fn create_observables(
     api: Api,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (mut store, ctx) = app.enter(call, now)?;
 
     let Some(data_type) = call.fields.get("dataType") else {
         return Err(ApiError::missing_attributes(&["dataType"]));
@@ -337,9 +329,7 @@ pub(crate) async fn get_observable_th5(
 
 fn read_observable(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(call, now)?;
     let obs = store
         .find_observable(&ctx.org, id)
         .ok_or_else(|| ApiError::not_found("Observable not found"))?;
@@ -353,9 +343,7 @@ fn read_observable(app: &App, id: &str, call: &Call, api: Api) -> Result<Json<Va
 /// `POST /api/case/_search` (v0): the organisation's cases matching `query`, paged by `range`,
 /// with `X-Total` (TH4 `controllers/v0/CaseCtrl.scala` `search`, SG `QueryExecutor`).
 pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
-    let mut store = app.lock();
-    store.advance(now_ms());
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(&call, now_ms())?;
     let filter = call
         .fields
         .get("query")
@@ -372,10 +360,8 @@ pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Respons
         }
     }
     let total = matching.len();
-    let mut response =
-        Json(Value::Array(super::request::apply_range(matching, range))).into_response();
-    response
-        .headers_mut()
-        .insert("X-Total", axum::http::HeaderValue::from(total as u64));
-    Ok(response)
+    Ok(super::request::listing(
+        super::request::apply_range(matching, range),
+        total,
+    ))
 }

@@ -3,20 +3,19 @@
 //! TH4 `cortex/connector/.../controllers/v0/AnalyzerCtrl.scala`, `JobCtrl.scala` and
 //! `services/JobSrv.scala`; the job lifecycle itself lives in the store.
 
-use std::cmp::Ordering;
-
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, AttributeErrors};
 use super::query::{self, FilterError};
+use super::query_steps::{self, bad_step, step_name};
 use super::remote;
-use super::request::{Call, apply_range, parse_range};
+use super::request::{Call, apply_range, listing, parse_range};
 use super::server::App;
-use super::store::{AuthContext, JobDoc, Millis, Store, now_ms};
+use super::store::{AuthContext, Job, JobDoc, Millis, Store, now_ms};
 
 /// Initial queries of TH4 v1 listed in errors (abridged).
 const INITIAL_QUERIES: &[&str] = &[
@@ -63,9 +62,7 @@ pub(crate) async fn list_analyzers(
             remote::list_analyzers(&link, &range).await,
         )));
     }
-    let mut store = app.lock();
-    store.advance(now_ms());
-    call.auth(&store)?;
+    let (store, _) = app.enter(&call, now_ms())?;
     // Cortex lists with the range TheHive forwards; without one every analyzer is listed.
     let range = match call.str_field("range") {
         Some(r) => parse_range(Some(r))?,
@@ -87,9 +84,7 @@ pub(crate) async fn analyzers_by_type(
             remote::analyzers_for_type(&link, &data_type).await,
         )));
     }
-    let mut store = app.lock();
-    store.advance(now_ms());
-    call.auth(&store)?;
+    let (store, _) = app.enter(&call, now_ms())?;
     let items: Vec<Value> = store
         .analyzers()
         .iter()
@@ -109,9 +104,7 @@ pub(crate) async fn get_analyzer(
         call.auth(&app.lock())?;
         return remote::get_analyzer(&link, &id).await.map(Json);
     }
-    let mut store = app.lock();
-    store.advance(now_ms());
-    call.auth(&store)?;
+    let (store, _) = app.enter(&call, now_ms())?;
     store
         .analyzers()
         .iter()
@@ -159,13 +152,7 @@ pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Res
         return Err(ApiError::not_found(format!("Cortex {cortex_id} not found")));
     }
     let Some(analyzer) = store.resolve_analyzer(&cortex_id, &analyzer_id) else {
-        // The id lookup fails with 404, the name search returns nothing, and TheHive throws
-        // `ApplicationError(404, "Analyzer <id> not found")`, which ScalliGraph renders with
-        // its class name (TH4 `JobSrv.scala`, `BaseClient.scala`; research note Q5).
-        return Err(ApiError::internal(
-            "org.thp.client.ApplicationError",
-            format!("ApplicationError(404):\n\"Analyzer {analyzer_id} not found\""),
-        ));
+        return Err(remote::analyzer_not_found(&analyzer_id));
     };
 
     let id = store.submit_job(
@@ -192,9 +179,7 @@ struct JobRequest {
 
 /// Authentication, attributes, permission and observable, in TheHive's order.
 fn check_job_request(app: &App, call: &Call) -> Result<JobRequest, ApiError> {
-    let mut store = app.lock();
-    store.advance(now_ms());
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(call, now_ms())?;
 
     // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
     // parameters (research note Q1).
@@ -235,15 +220,23 @@ pub(crate) async fn get_job(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
+    read_job(&app, &id, &call, Store::job_json).await
+}
+
+/// A job of the caller's organisation, read after a sync and rendered by `render`.
+pub(crate) async fn read_job(
+    app: &App,
+    id: &str,
+    call: &Call,
+    render: impl Fn(&Store, &Job, Millis) -> Value,
+) -> Result<Json<Value>, ApiError> {
     app.sync().await;
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(call, now)?;
     let job = store
-        .find_job(&ctx.org, &id)
+        .find_job(&ctx.org, id)
         .ok_or_else(|| ApiError::not_found("Job not found"))?;
-    Ok(Json(store.job_json(job, now)))
+    Ok(Json(render(&store, job, now)))
 }
 
 /// Jobs visible in `org`, with their parent observables, in creation order.
@@ -274,31 +267,7 @@ fn filter_jobs(docs: Vec<JobDoc>, filter: &Value) -> Result<Vec<JobDoc>, FilterE
 
 /// Sort keys as `(field, descending)`.
 fn sort_jobs(docs: &mut [JobDoc], keys: &[(String, bool)]) {
-    docs.sort_by(|a, b| {
-        for (field, desc) in keys {
-            let ord = compare_json(&a.json[field.as_str()], &b.json[field.as_str()]);
-            let ord = if *desc { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
-    });
-}
-
-/// Orders two JSON values as TheHive's sort does for numbers and strings; `null` first.
-pub(crate) fn compare_json(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Less,
-        (_, Value::Null) => Ordering::Greater,
-        _ => Ordering::Equal,
-    }
+    docs.sort_by(|a, b| query_steps::compare_by(keys, &a.json, &b.json));
 }
 
 /// v0 `sort`: `"-field"`, `"+field"`, `"field"`, or an array of those.
@@ -318,9 +287,7 @@ fn v0_sort_keys(sort: Option<&Value>) -> Vec<(String, bool)> {
 pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     app.sync().await;
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(&call, now)?;
 
     let filter = call
         .fields
@@ -347,12 +314,7 @@ pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Re
             json
         })
         .collect();
-
-    let mut response = Json(Value::Array(items)).into_response();
-    response
-        .headers_mut()
-        .insert("X-Total", HeaderValue::from(total as u64));
-    Ok(response)
+    Ok(listing(items, total))
 }
 
 /// `POST /api/v1/query`: the job listing of the TH4 UI (`getObservable` then `jobs`, with
@@ -360,22 +322,9 @@ pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Re
 pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     app.sync().await;
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(&call, now)?;
 
-    let steps = match call.fields.get("query") {
-        None => return Err(ApiError::missing_attributes(&["query"])),
-        Some(Value::Array(steps)) => steps.clone(),
-        Some(other) => return Err(ApiError::invalid_format("query", "query", other)),
-    };
-    let name_of = |s: &Value| s.get("_name").and_then(Value::as_str).map(str::to_owned);
-    // An unknown step is reported as a bad `_name` with the queries valid at that point
-    // (research note Q6).
-    let bad_step = |step: &Value, accepted: &[&str]| {
-        ApiError::invalid_format_among("_name", "query", accepted, step)
-    };
-
+    let steps = query_steps::steps(&call)?;
     let mut iter = steps.iter();
     let Some(first) = iter.next() else {
         // TheHive takes the head of the empty list and fails with an unhandled exception.
@@ -384,7 +333,7 @@ pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Respo
             "head of empty list",
         ));
     };
-    let observable_id = match name_of(first).as_deref() {
+    let observable_id = match step_name(first).as_deref() {
         Some("getObservable") => first
             .get("idOrName")
             .and_then(Value::as_str)
@@ -393,7 +342,7 @@ pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Respo
         _ => return Err(bad_step(first, INITIAL_QUERIES)),
     };
     match iter.next() {
-        Some(step) if name_of(step).as_deref() == Some("jobs") => {}
+        Some(step) if step_name(step).as_deref() == Some("jobs") => {}
         Some(step) => return Err(bad_step(step, OBSERVABLE_QUERIES)),
         None => {
             return Err(ApiError::search(
@@ -409,54 +358,15 @@ pub(crate) async fn v1_query(State(app): State<App>, call: Call) -> Result<Respo
         .collect();
     let mut page: Option<(usize, usize)> = None;
     for step in iter {
-        match name_of(step).as_deref() {
+        match step_name(step).as_deref() {
             Some("filter") => {
-                let mut filter = step.clone();
-                if let Some(obj) = filter.as_object_mut() {
-                    obj.remove("_name");
-                }
-                docs = filter_jobs(docs, &filter).map_err(|e| ApiError::search(e.to_string()))?;
+                docs = filter_jobs(docs, &query_steps::filter(step))
+                    .map_err(|e| ApiError::search(e.to_string()))?;
             }
-            Some("sort") => {
-                let keys: Vec<(String, bool)> = step
-                    .get("_fields")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_object)
-                    .flat_map(|o| o.iter())
-                    .map(|(k, v)| (k.clone(), v == "desc"))
-                    .collect();
-                sort_jobs(&mut docs, &keys);
-            }
-            Some("page") => {
-                let from = step.get("from").and_then(Value::as_u64);
-                let to = step.get("to").and_then(Value::as_u64);
-                let (Some(from), Some(to)) = (from, to) else {
-                    let missing: Vec<&str> = [("to", to), ("from", from)]
-                        .into_iter()
-                        .filter(|(_, v)| v.is_none())
-                        .map(|(n, _)| n)
-                        .collect();
-                    return Err(ApiError::missing_attributes(&missing));
-                };
-                page = Some((from as usize, to as usize));
-            }
+            Some("sort") => sort_jobs(&mut docs, &query_steps::sort_keys(step)),
+            Some("page") => page = Some(query_steps::page(step)?),
             _ => return Err(bad_step(step, JOB_QUERIES)),
         }
     }
-    let total = docs.len();
-    let docs = match page {
-        Some((from, to)) => apply_range(docs, (from, Some(to))),
-        None => docs,
-    };
-    let items: Vec<Value> = docs.into_iter().map(|d| d.json).collect();
-    let mut response = Json(Value::Array(items)).into_response();
-    // A `page` step computes the total (`richPage(withTotal = true)`); a bare output does not.
-    if page.is_some() {
-        response
-            .headers_mut()
-            .insert("X-Total", HeaderValue::from(total as u64));
-    }
-    Ok(response)
+    Ok(query_steps::output(docs, page, |d| d.json))
 }

@@ -24,7 +24,7 @@ use super::cortex_store::{
     definition_json,
 };
 use super::query::{self, Plain};
-use super::request::{apply_range, parse_range, url_pairs};
+use super::request::{apply_range, listing, parse_range, url_pairs};
 use super::store::now_ms;
 
 /// Cortex's session cookie (CX `conf/reference.conf` `play.http.session.cookieName`).
@@ -356,15 +356,6 @@ fn need_index(state: &CortexState) -> Result<(), CxError> {
 
 fn created(body: Value) -> Response {
     (StatusCode::CREATED, axum::Json(body)).into_response()
-}
-
-/// A list with its `X-Total` header (elastic4play `Renderer.toOutput` with a total).
-fn listing(items: Vec<Value>, total: usize) -> Response {
-    let mut response = axum::Json(Value::Array(items)).into_response();
-    response
-        .headers_mut()
-        .insert("X-Total", HeaderValue::from(total as u64));
-    response
 }
 
 /// The Cortex-role router for `config`.

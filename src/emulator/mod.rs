@@ -154,6 +154,7 @@ mod error;
 mod notification;
 mod org_config;
 mod query;
+mod query_steps;
 mod remote;
 mod request;
 mod server;

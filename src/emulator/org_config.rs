@@ -37,9 +37,7 @@ pub(crate) async fn get(
     Path(path): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
-    let mut store = app.lock();
-    store.advance(now_ms());
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(&call, now_ms())?;
     Ok(Json(item(&path, store.org_config(&ctx.org, &path))))
 }
 
@@ -50,9 +48,7 @@ pub(crate) async fn set(
     Path(path): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
-    let mut store = app.lock();
-    store.advance(now_ms());
-    let ctx = call.auth(&store)?;
+    let (mut store, ctx) = app.enter(&call, now_ms())?;
     if !ctx.has("manageConfig") {
         return Err(ApiError::authorization(
             "Your are not authorized to set organisation configuration item, you haven't the permission manageConfig",

@@ -107,6 +107,17 @@ fn client_error(error: LinkError) -> ApiError {
     }
 }
 
+/// TheHive 4's answer to a job for an analyzer Cortex does not know: the id lookup fails with
+/// 404, the name search returns nothing, and TheHive throws `ApplicationError(404, "Analyzer
+/// <id> not found")`, which ScalliGraph renders with its class name (TH4 `JobSrv.scala`,
+/// `BaseClient.scala`; research note Q5).
+pub(crate) fn analyzer_not_found(analyzer: &str) -> ApiError {
+    ApiError::internal(
+        "org.thp.client.ApplicationError",
+        format!("ApplicationError(404):\n\"Analyzer {analyzer} not found\""),
+    )
+}
+
 /// Why a job could not be submitted to a remote Cortex, before TheHive renders it: TheHive 4
 /// answers the request with an error, TheHive 5 records a job that fails.
 pub(crate) enum SubmitError {
@@ -140,12 +151,7 @@ impl SubmitError {
         match self {
             SubmitError::Refused(e) => e,
             SubmitError::UnknownServer => ApiError::not_found(format!("Cortex {server} not found")),
-            // The id lookup fails with 404, the name search returns nothing, and TheHive throws
-            // `ApplicationError(404, "Analyzer <id> not found")` (TH4 `JobSrv.scala`).
-            SubmitError::UnknownAnalyzer => ApiError::internal(
-                "org.thp.client.ApplicationError",
-                format!("ApplicationError(404):\n\"Analyzer {analyzer} not found\""),
-            ),
+            SubmitError::UnknownAnalyzer => analyzer_not_found(analyzer),
             SubmitError::Lookup(e) => client_error(e),
             // TheHive reads any answer as a job; an error body does not parse as one.
             SubmitError::Run(LinkError::Status { .. }) => ApiError::internal(

@@ -5,7 +5,8 @@
 //! provider chain (SG `auth/MultiAuthSrv.scala`: session, basic, key).
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value};
 
@@ -217,6 +218,16 @@ pub(crate) fn parse_range(range: Option<&str>) -> Result<(usize, Option<usize>),
             Ok((from, Some(to.max(from))))
         }
     }
+}
+
+/// A JSON array with its `X-Total` header, the count before any range was applied (Cortex:
+/// elastic4play `Renderer.toOutput` with a total).
+pub(crate) fn listing(items: Vec<Value>, total: usize) -> Response {
+    let mut response = axum::Json(Value::Array(items)).into_response();
+    response
+        .headers_mut()
+        .insert("X-Total", HeaderValue::from(total as u64));
+    response
 }
 
 /// Applies a parsed range to a list.

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use super::config::{EmulatorConfig, Profile, Role};
 use super::cortex_link::{CortexLink, ServerStatus};
 use super::error::{ApiError, EmulatorError};
-use super::store::{Millis, Store};
+use super::request::Call;
+use super::store::{AuthContext, Millis, Store};
 use super::th5_shape::{CORTEX4_VERSION, THEHIVE5_VERSION};
 use super::{case, cortex, org_config, remote, session, th5_api, th5_cortex, th5_query};
 
@@ -40,6 +41,19 @@ impl App {
     /// request.
     pub fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks the store, advances its jobs and notifications to `now` and authenticates the
+    /// caller: how nearly every TheHive handler begins.
+    pub fn enter(
+        &self,
+        call: &Call,
+        now: Millis,
+    ) -> Result<(MutexGuard<'_, Store>, AuthContext), ApiError> {
+        let mut store = self.lock();
+        store.advance(now);
+        let ctx = call.auth(&store)?;
+        Ok((store, ctx))
     }
 
     /// Role `thehive`: the Cortex client.
@@ -123,32 +137,42 @@ fn thehive4_routes(prefix: &str) -> Router<App> {
             .route(&format!("{prefix}/api{path}"), method_router.clone())
             .route(&format!("{prefix}/api/v0{path}"), method_router);
     }
+    let v1 = format!("{prefix}/api/v1");
     let connector = format!("{prefix}/api/connector/cortex");
-    routes
-        .route(&format!("{prefix}/api/v1/login"), post(session::login_v1))
+    let routes = routes
+        .route(&format!("{v1}/login"), post(session::login_v1))
         .route(
-            &format!("{prefix}/api/v1/logout"),
+            &format!("{v1}/logout"),
             get(session::logout).post(session::logout),
         )
+        .route(&format!("{v1}/user/current"), get(session::current_v1))
+        .route(&format!("{v1}/status"), get(session::status_v1))
+        .route(&format!("{v1}/query"), post(cortex::v1_query))
+        .route(&format!("{v1}/case"), post(case::create_v1))
         .route(
-            &format!("{prefix}/api/v1/user/current"),
-            get(session::current_v1),
-        )
-        .route(&format!("{prefix}/api/v1/status"), get(session::status_v1))
-        .route(&format!("{prefix}/api/v1/query"), post(cortex::v1_query))
-        .route(&format!("{prefix}/api/v1/case"), post(case::create_v1))
-        .route(
-            &format!("{prefix}/api/v1/case/{{id}}"),
+            &format!("{v1}/case/{{id}}"),
             get(case::get_v1).delete(case::delete),
         )
         .route(
-            &format!("{prefix}/api/v1/case/{{id}}/observable"),
+            &format!("{v1}/case/{{id}}/observable"),
             post(case::create_observable_v1),
         )
         .route(
-            &format!("{prefix}/api/v1/observable/{{id}}"),
+            &format!("{v1}/observable/{{id}}"),
             get(case::get_observable_v1),
+        );
+    analyzer_routes(routes, &connector)
+        .route(&format!("{connector}/job"), post(cortex::create_job))
+        .route(
+            &format!("{connector}/job/_search"),
+            post(cortex::search_jobs),
         )
+        .route(&format!("{connector}/job/{{id}}"), get(cortex::get_job))
+}
+
+/// The connector's analyzer routes under `connector`, the same in both profiles.
+fn analyzer_routes(routes: Router<App>, connector: &str) -> Router<App> {
+    routes
         .route(
             &format!("{connector}/analyzer"),
             get(cortex::list_analyzers),
@@ -161,12 +185,6 @@ fn thehive4_routes(prefix: &str) -> Router<App> {
             &format!("{connector}/analyzer/{{id}}"),
             get(cortex::get_analyzer),
         )
-        .route(&format!("{connector}/job"), post(cortex::create_job))
-        .route(
-            &format!("{connector}/job/_search"),
-            post(cortex::search_jobs),
-        )
-        .route(&format!("{connector}/job/{{id}}"), get(cortex::get_job))
 }
 
 /// Routes of TheHive 5.7: the v1 API of the OpenAPI, with the Cortex connector under both
@@ -232,19 +250,7 @@ fn thehive5_routes(prefix: &str) -> Router<App> {
         format!("{v1}/connector/cortex"),
         format!("{prefix}/api/connector/cortex"),
     ] {
-        routes = routes
-            .route(
-                &format!("{connector}/analyzer"),
-                get(cortex::list_analyzers),
-            )
-            .route(
-                &format!("{connector}/analyzer/type/{{dataType}}"),
-                get(cortex::analyzers_by_type),
-            )
-            .route(
-                &format!("{connector}/analyzer/{{id}}"),
-                get(cortex::get_analyzer),
-            )
+        routes = analyzer_routes(routes, &connector)
             .route(&format!("{connector}/job"), post(th5_cortex::create_job))
             .route(&format!("{connector}/job/{{id}}"), get(th5_cortex::get_job));
     }
@@ -284,20 +290,7 @@ pub struct Emulator {
 impl Emulator {
     /// Binds `config.bind` and serves in the background.
     pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
-        let listener =
-            TcpListener::bind(config.bind)
-                .await
-                .map_err(|source| EmulatorError::Bind {
-                    addr: config.bind,
-                    source,
-                })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EmulatorError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let base_url = format!("http://{addr}{}", config.context_path.trim_end_matches('/'));
+        let (listener, base_url) = bind(&config).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(config.clone());
         let task = tokio::spawn(async move {
@@ -336,24 +329,23 @@ impl Emulator {
     }
 }
 
+/// Binds `config.bind`; returns the listener and the base URL (`http://HOST:PORT` followed by
+/// the context path).
+async fn bind(config: &EmulatorConfig) -> Result<(TcpListener, String), EmulatorError> {
+    let bind_error = |source| EmulatorError::Bind {
+        addr: config.bind,
+        source,
+    };
+    let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let base_url = format!("http://{addr}{}", config.context_path.trim_end_matches('/'));
+    Ok((listener, base_url))
+}
+
 /// Serves until Ctrl-C or SIGTERM, after printing a start banner.
 pub async fn serve(config: EmulatorConfig) -> Result<(), EmulatorError> {
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: config.bind,
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: config.bind,
-            source,
-        })?;
-    print_banner(
-        &config,
-        &format!("http://{addr}{}", config.context_path.trim_end_matches('/')),
-    );
+    let (listener, url) = bind(&config).await?;
+    print_banner(&config, &url);
     axum::serve(listener, router(config))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use super::cortex;
 use super::error::{ApiError, AttributeErrors};
 use super::remote::{self, SubmitError};
 use super::request::Call;
@@ -207,13 +208,8 @@ pub(crate) async fn get_job(
     Path(id): Path<String>,
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
-    app.sync().await;
-    let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
-    let job = store
-        .find_job(&ctx.org, &id)
-        .ok_or_else(|| ApiError::not_found("Job not found"))?;
-    Ok(Json(th5_shape::job(&store, job, now, true)))
+    cortex::read_job(&app, &id, &call, |store, job, now| {
+        th5_shape::job(store, job, now, true)
+    })
+    .await
 }

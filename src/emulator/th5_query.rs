@@ -9,18 +9,15 @@
 //! reports out (SBD `release-notes-5.0.md`). A `page` step sets `X-Total` as TheHive 4 does
 //! (SG `query/QueryExecutor.scala`).
 
-use std::cmp::Ordering;
-
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::cortex::compare_json;
 use super::error::ApiError;
 use super::query::{self, Plain};
-use super::request::{Call, apply_range};
+use super::query_steps::{self, bad_step, step_name};
+use super::request::Call;
 use super::server::App;
 use super::store::{ADMIN_ORG, AuthContext, Millis, Store, id_key, now_ms};
 use super::th5_shape;
@@ -287,30 +284,14 @@ impl Eval<'_> {
     }
 }
 
-fn step_name(step: &Value) -> Option<String> {
-    step.get("_name").and_then(Value::as_str).map(str::to_owned)
-}
-
-/// An unknown or misplaced step: 400 on `_name` listing the steps valid at that point
-/// (research note Q6).
-fn bad_step(step: &Value, accepted: &[&str]) -> ApiError {
-    ApiError::invalid_format_among("_name", "query", accepted, step)
-}
-
 /// `POST /api/v1/query`.
 pub(crate) async fn query(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     // Role `thehive`: start due notifications and poll Cortex before reading jobs.
     app.sync().await;
     let now = now_ms();
-    let mut store = app.lock();
-    store.advance(now);
-    let ctx = call.auth(&store)?;
+    let (store, ctx) = app.enter(&call, now)?;
 
-    let steps = match call.fields.get("query") {
-        None => return Err(ApiError::missing_attributes(&["query"])),
-        Some(Value::Array(steps)) => steps.clone(),
-        Some(other) => return Err(ApiError::invalid_format("query", "query", other)),
-    };
+    let steps = query_steps::steps(&call)?;
     let Some((first, rest)) = steps.split_first() else {
         // TheHive 4 fails with a 500 here; the profile answers 400 so that TheHive4py does
         // not retry [I for TheHive 5].
@@ -333,10 +314,7 @@ pub(crate) async fn query(State(app): State<App>, call: Call) -> Result<Response
         }
         match name.as_str() {
             "filter" => {
-                let mut filter = step.clone();
-                if let Some(obj) = filter.as_object_mut() {
-                    obj.remove("_name");
-                }
+                let filter = query_steps::filter(step);
                 query::validate(&filter).map_err(|e| ApiError::search(e.to_string()))?;
                 let mut kept = Vec::new();
                 for e in items {
@@ -350,42 +328,13 @@ pub(crate) async fn query(State(app): State<App>, call: Call) -> Result<Response
                 items = kept;
             }
             "sort" => {
-                let keys: Vec<(String, bool)> = step
-                    .get("_fields")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_object)
-                    .flat_map(|o| o.iter())
-                    .map(|(k, v)| (k.clone(), v == "desc"))
-                    .collect();
+                let keys = query_steps::sort_keys(step);
                 let mut rendered: Vec<(Entity, Value)> =
                     items.into_iter().map(|e| (e, eval.render(e))).collect();
-                rendered.sort_by(|(_, a), (_, b)| {
-                    for (field, desc) in &keys {
-                        let ord = compare_json(&a[field.as_str()], &b[field.as_str()]);
-                        let ord = if *desc { ord.reverse() } else { ord };
-                        if ord != Ordering::Equal {
-                            return ord;
-                        }
-                    }
-                    Ordering::Equal
-                });
+                rendered.sort_by(|(_, a), (_, b)| query_steps::compare_by(&keys, a, b));
                 items = rendered.into_iter().map(|(e, _)| e).collect();
             }
-            "page" => {
-                let from = step.get("from").and_then(Value::as_u64);
-                let to = step.get("to").and_then(Value::as_u64);
-                let (Some(from), Some(to)) = (from, to) else {
-                    let missing: Vec<&str> = [("to", to), ("from", from)]
-                        .into_iter()
-                        .filter(|(_, v)| v.is_none())
-                        .map(|(n, _)| n)
-                        .collect();
-                    return Err(ApiError::missing_attributes(&missing));
-                };
-                page = Some((from as usize, to as usize));
-            }
+            "page" => page = Some(query_steps::page(step)?),
             "count" => count = true,
             other => match eval.traverse(kind, &items, other) {
                 Some((k, found)) => {
@@ -400,17 +349,5 @@ pub(crate) async fn query(State(app): State<App>, call: Call) -> Result<Response
     if count {
         return Ok(Json(json!(items.len())).into_response());
     }
-    let total = items.len();
-    let items = match page {
-        Some((from, to)) => apply_range(items, (from, Some(to))),
-        None => items,
-    };
-    let body: Vec<Value> = items.into_iter().map(|e| eval.render(e)).collect();
-    let mut response = Json(Value::Array(body)).into_response();
-    if page.is_some() {
-        response
-            .headers_mut()
-            .insert("X-Total", HeaderValue::from(total as u64));
-    }
-    Ok(response)
+    Ok(query_steps::output(items, page, |e| eval.render(e)))
 }
