@@ -87,16 +87,18 @@ pub struct StackArgs {
     /// How long a container may take to become ready.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub startup_timeout: std::time::Duration,
+    /// Attach to the kept stack of this name when it still runs (started and bootstrapped
+    /// once, by `stack up` or an earlier `--reuse`); otherwise bring it up and keep it. The
+    /// name defaults to `default`.
+    #[arg(long)]
+    pub reuse: bool,
 }
 
 impl StackArgs {
-    /// The stack configuration these flags describe; `fallback` names it when no name is given.
-    pub fn config(
-        &self,
-        fallback: &str,
-        keep: bool,
-        log_dir: Option<PathBuf>,
-    ) -> crate::stack::StackConfig {
+    /// The stack configuration these flags describe; `fallback` names it when no name is given
+    /// (`default` with `--reuse`). `out` receives the logs of a failure and a kept stack's
+    /// environment file.
+    pub fn config(&self, fallback: &str, keep: bool, out: PathBuf) -> crate::stack::StackConfig {
         let images = match &self.emulator_image {
             Some(image) => crate::stack::Images::emulator(image),
             None => crate::stack::Images {
@@ -107,12 +109,15 @@ impl StackArgs {
                 emulator: false,
             },
         };
+        let fallback = if self.reuse { "default" } else { fallback };
         let name = self.name.clone().unwrap_or_else(|| fallback.to_owned());
         let mut config = crate::stack::StackConfig::new(&name, images);
-        config.keep = keep;
+        config.keep = keep || self.reuse;
+        config.reuse = self.reuse;
         config.analyzers = self.analyzers.clone();
         config.startup_timeout = self.startup_timeout;
-        config.log_dir = log_dir;
+        config.log_dir = Some(out.clone());
+        config.env_dir = out;
         config
     }
 }
@@ -333,43 +338,54 @@ fn stack(action: StackAction) -> ExitCode {
     };
     match action {
         StackAction::Up(args) => {
-            let config = args.config("default", true, Some(PathBuf::from("hivecheck-out")));
+            // A stack of that name already up and bootstrapped is reused, not started twice.
+            let mut config = args.config("default", true, PathBuf::from("hivecheck-out"));
+            config.reuse = true;
             match runtime.block_on(crate::stack::Stack::up(config)) {
-                Ok(stack) => match write_stack_env(&stack) {
-                    Ok(path) => {
-                        let c = &stack.credentials;
-                        println!("stack `{}` is up and bootstrapped", stack.name);
-                        println!(
-                            "  TheHive {}, Cortex {} (server `{}`)",
-                            stack.thehive_url, stack.cortex_url, c.cortex
-                        );
-                        println!(
-                            "  organisation `{}`, user `{}`, admin `{}`",
-                            c.org, c.user, c.admin
-                        );
+                Ok(stack) => {
+                    let c = &stack.credentials;
+                    let state = if stack.reused {
+                        "was already up; reusing it"
+                    } else {
+                        "is up and bootstrapped"
+                    };
+                    println!("stack `{}` {state}", stack.name);
+                    println!(
+                        "  TheHive {}, Cortex {} (server `{}`)",
+                        stack.thehive_url, stack.cortex_url, c.cortex
+                    );
+                    println!(
+                        "  organisation `{}`, user `{}`, admin `{}`",
+                        c.org, c.user, c.admin
+                    );
+                    if let Some(path) = &stack.env_file {
                         println!(
                             "run the scenarios against it (credentials in a file readable only by you):"
                         );
                         println!("  set -a; . {}; set +a; hivecheck run", path.display());
                         println!(
-                            "take it down: hivecheck stack down --stack-name {}",
+                            "  or: hivecheck run --stack containers --reuse --stack-name {}",
                             stack.name
                         );
-                        // The stack outlives this process: its container and network handles
-                        // must not run their removal on drop (`stack down` removes them).
-                        std::mem::forget(stack);
-                        ExitCode::SUCCESS
                     }
-                    Err(error) => fail(
-                        exit::STACK,
-                        &format!("failed to write the stack's environment file: {error}"),
-                    ),
-                },
+                    println!(
+                        "take it down: hivecheck stack down --stack-name {}",
+                        stack.name
+                    );
+                    // The stack outlives this process: its container and network handles
+                    // must not run their removal on drop (`stack down` removes them).
+                    std::mem::forget(stack);
+                    ExitCode::SUCCESS
+                }
                 Err(error) => fail(exit::STACK, &crate::runner::render(&error, error.hint())),
             }
         }
         StackAction::Down { name } => {
-            match runtime.block_on(crate::stack::remove_by_label(name.as_deref())) {
+            let removed = runtime.block_on(crate::stack::remove_by_label(name.as_deref()));
+            if removed.is_ok() {
+                forget_env_files(name.as_deref());
+            }
+            match removed {
                 Ok(removed) if removed.is_empty() => {
                     println!("no hivecheck stack container found");
                     ExitCode::SUCCESS
@@ -390,11 +406,20 @@ pub fn run(args: RunArgs) -> ExitCode {
         profile: args.emulator_profile,
         ..crate::emulator::EmulatorConfig::default()
     };
+    let stack_flags = &args.stack_args;
+    if args.stack.is_none()
+        && (stack_flags.reuse || stack_flags.emulator_image.is_some() || stack_flags.name.is_some())
+    {
+        return fail(
+            exit::USAGE,
+            "--reuse, --emulator-image and --stack-name choose a container stack, but no stack was \
+             asked for\n  hint: add `--stack containers`",
+        );
+    }
     let fresh = format!("run-{:04x}", rand::random::<u16>());
-    let stack = args.stack.map(|_| {
-        args.stack_args
-            .config(&fresh, args.keep, Some(args.out.clone()))
-    });
+    let stack = args
+        .stack
+        .map(|_| args.stack_args.config(&fresh, args.keep, args.out.clone()));
     let settings = RunSettings {
         scenarios: args.scenarios,
         seed: args.seed,
@@ -431,36 +456,31 @@ fn emulate(args: EmulatorArgs) -> ExitCode {
     }
 }
 
-/// Writes `THEHIVE_*` variables for the stack to `hivecheck-out/stack-<name>.env`, mode 0600,
-/// so its generated secrets reach the next command without being printed.
-fn write_stack_env(stack: &crate::stack::Stack) -> std::io::Result<PathBuf> {
-    let c = &stack.credentials;
-    let secret = |s: &Option<crate::client::Secret>| {
-        s.as_ref()
-            .map(|s| s.expose().to_owned())
-            .unwrap_or_default()
-    };
-    let text = format!(
-        "THEHIVE_URL={}\nTHEHIVE_ORG={}\nTHEHIVE_USER={}\nTHEHIVE_PASSWORD={}\nTHEHIVE_API_KEY={}\n\
-         THEHIVE_ADMIN_USER={}\nTHEHIVE_ADMIN_PASSWORD={}\nCORTEX_ID={}\n",
-        stack.thehive_url,
-        c.org,
-        c.user,
-        secret(&c.password),
-        secret(&c.api_key),
-        c.admin,
-        secret(&c.admin_password),
-        c.cortex
-    );
+/// Deletes the environment files (they hold the stack's secrets) of the stack named, or of
+/// every stack, under `hivecheck-out`.
+fn forget_env_files(name: Option<&str>) {
     let dir = PathBuf::from("hivecheck-out");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("stack-{}.env", stack.name));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&path)?, text.as_bytes())?;
-    Ok(path)
+    let files: Vec<PathBuf> = match name {
+        Some(name) => vec![crate::stack::env_path(&dir, name)],
+        None => std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| {
+                        path.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("stack-") && n.ends_with(".env"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    for file in files {
+        if std::fs::remove_file(&file).is_ok() {
+            println!("deleted {}", file.display());
+        }
+    }
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -78,7 +78,8 @@ impl Backend {
             let name = stack.name.clone();
             if keep {
                 eprintln!(
-                    "stack `{name}` kept running; `hivecheck stack down --stack-name {name}` removes it"
+                    "stack `{name}` kept running; `--stack containers --reuse --stack-name {name}` \
+                     runs against it again, `hivecheck stack down --stack-name {name}` removes it"
                 );
                 // Kept containers and their network outlive the process.
                 std::mem::forget(stack);

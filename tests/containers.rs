@@ -117,7 +117,7 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{:04x}", rand::random::<u16>())
 }
 
-/// Containers and networks still present for a stack name.
+/// Containers (name and id) and networks still present for a stack name.
 async fn leftovers(name: &str) -> Vec<String> {
     let docker = Docker::connect_with_defaults().unwrap();
     let label = format!("org.hivecheck.stack={name}");
@@ -141,10 +141,15 @@ async fn leftovers(name: &str) -> Vec<String> {
         ))
         .await
         .unwrap();
+    // Names with ids: a container replaced under the same name shows as a change.
     let mut left: Vec<String> = containers
         .into_iter()
-        .flat_map(|c| c.names.unwrap_or_default())
+        .map(|c| {
+            let id: String = c.id.unwrap_or_default().chars().take(12).collect();
+            format!("{} ({id})", c.names.unwrap_or_default().join(","))
+        })
         .collect();
+    left.sort();
     left.extend(
         networks
             .into_iter()
@@ -252,11 +257,66 @@ fn stack_commands(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
         .join("hivecheck-out")
         .join(format!("stack-{name}.env"));
     let env_text = std::fs::read_to_string(&env_file).unwrap_or_default();
+    #[cfg(unix)]
+    let env_mode = std::fs::metadata(&env_file).ok().map(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o777
+    });
+    let started = runtime.block_on(leftovers(&name));
+    // The local loop: a second `stack up` and a `run --reuse` attach to the running stack.
+    let again = hivecheck(
+        &[
+            "stack",
+            "up",
+            "--stack-name",
+            &name,
+            "--emulator-image",
+            &image(),
+        ],
+        dir.path(),
+    );
+    let scenarios = root().join("scenarios").join("compact.toml");
+    let fixtures = root().join("fixtures");
+    let reuse = hivecheck(
+        &[
+            "run",
+            "--stack",
+            "containers",
+            "--reuse",
+            "--stack-name",
+            &name,
+            "--emulator-image",
+            &image(),
+            "--scenarios",
+            scenarios.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--snapshots",
+            "never",
+        ],
+        dir.path(),
+    );
+    let reused = runtime.block_on(leftovers(&name));
     let down = hivecheck(&["stack", "down", "--stack-name", &name], dir.path());
     let left = runtime.block_on(leftovers(&name));
 
     if !up.status.success() {
         return Err(format!("stack up failed: {up_text}").into());
+    }
+    let again_text = String::from_utf8_lossy(&again.stdout);
+    if !again.status.success() || !again_text.contains("was already up; reusing it") {
+        return Err(format!("a second stack up did not reuse the stack: {again_text}").into());
+    }
+    let reuse_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&reuse.stdout),
+        String::from_utf8_lossy(&reuse.stderr)
+    );
+    if reuse.status.code() != Some(0) || !reuse_text.contains("test result: ok.") {
+        return Err(format!("run --reuse failed: {reuse_text}").into());
+    }
+    if reused != started {
+        return Err(format!("reuse changed the containers: {started:?} then {reused:?}").into());
     }
     if !env_text.contains("THEHIVE_API_KEY=") || env_text.contains("THEHIVE_API_KEY=\n") {
         return Err(format!("no API key in {}: {env_text}", env_file.display()).into());
@@ -269,16 +329,12 @@ fn stack_commands(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
         return Err("stack up printed the API key".into());
     }
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&env_file)
-            .map_err(|e| e.to_string())?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode != 0o600 {
-            return Err(format!("the env file is mode {mode:o}, not 600").into());
-        }
+    if env_mode != Some(0o600) {
+        return Err(format!(
+            "the env file's mode is {:?}, not 600",
+            env_mode.map(|m| format!("{m:o}"))
+        )
+        .into());
     }
     if !down.status.success() || !String::from_utf8_lossy(&down.stdout).contains("removed") {
         return Err(format!(
@@ -290,6 +346,9 @@ fn stack_commands(runtime: &tokio::runtime::Runtime) -> Result<(), Failed> {
     }
     if !left.is_empty() {
         return Err(format!("left behind: {left:?}").into());
+    }
+    if env_file.exists() {
+        return Err(format!("stack down left the credentials in {}", env_file.display()).into());
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt, ReuseDirective};
 
 use super::bootstrap::{self, Credentials};
 use super::error::StackError;
+use super::kept;
 use crate::client::Secret;
 
 /// The label every container of a stack carries, valued with the stack's name.
@@ -75,6 +76,11 @@ pub struct StackConfig {
     pub startup_timeout: Duration,
     /// Where container logs are written when something fails.
     pub log_dir: Option<PathBuf>,
+    /// Attach to the kept stack of this name when it still runs (`--reuse`); otherwise bring
+    /// it up, replacing what is left of it, and keep it.
+    pub reuse: bool,
+    /// Where a kept stack's environment file goes (`stack-<name>.env`).
+    pub env_dir: PathBuf,
 }
 
 impl StackConfig {
@@ -88,6 +94,8 @@ impl StackConfig {
             analyzer_key: std::env::var("ABUSEIPDB_KEY").ok().map(Secret::new),
             startup_timeout: Duration::from_secs(300),
             log_dir: None,
+            reuse: false,
+            env_dir: PathBuf::from("hivecheck-out"),
         }
     }
 
@@ -110,6 +118,10 @@ pub struct Stack {
     pub cortex_url: String,
     /// What the bootstrap created.
     pub credentials: Credentials,
+    /// Whether this is a kept stack found running, not one started now.
+    pub reused: bool,
+    /// The environment file of a kept stack.
+    pub env_file: Option<PathBuf>,
     containers: Vec<(String, ContainerAsync<GenericImage>)>,
     network: String,
 }
@@ -142,17 +154,47 @@ impl Stack {
     /// Starts the containers on a private network, waits for them, and bootstraps them. On a
     /// failure the containers' logs are printed to stderr (and written to `log_dir`), and the
     /// containers are removed unless `keep`.
+    ///
+    /// With `reuse`, a kept stack of the same name that still runs is attached to instead
+    /// (nothing is started or bootstrapped); a kept stack that cannot be reused is replaced.
+    /// A kept stack's environment file is (re)written.
     pub async fn up(config: StackConfig) -> Result<Stack, StackError> {
         docker_available().await?;
+        if config.reuse {
+            match Stack::attach(&config).await {
+                Ok(stack) => return Ok(stack),
+                Err(reason) => {
+                    let removed = remove_by_label(Some(&config.name)).await?;
+                    if !removed.is_empty() {
+                        eprintln!(
+                            "stack `{}` cannot be reused ({reason}); replacing it",
+                            config.name
+                        );
+                    }
+                }
+            }
+        }
         let mut stack = Stack {
             name: config.name.clone(),
             thehive_url: String::new(),
             cortex_url: String::new(),
             credentials: Credentials::default(),
+            reused: false,
+            env_file: None,
             containers: Vec::new(),
             network: config.network(),
         };
         match stack.start_all(&config).await {
+            Ok(()) if config.keep => {
+                let path =
+                    kept::write(&config.env_dir, &stack).map_err(|e| StackError::Bootstrap {
+                        service: "the stack".to_owned(),
+                        step: "write its environment file".to_owned(),
+                        detail: e.to_string(),
+                    })?;
+                stack.env_file = Some(path);
+                Ok(stack)
+            }
             Ok(()) => Ok(stack),
             Err(error) => {
                 stack.dump_logs(&config).await;
@@ -162,6 +204,28 @@ impl Stack {
                 Err(error)
             }
         }
+    }
+
+    /// The kept stack named in `config`, from its environment file, when its containers run
+    /// and TheHive answers; `Err` says why it cannot be reused.
+    async fn attach(config: &StackConfig) -> Result<Stack, String> {
+        let path = kept::env_path(&config.env_dir, &config.name);
+        if !path.exists() {
+            return Err(format!("no {}", path.display()));
+        }
+        let kept = kept::read(&path)?;
+        kept::running(&config.name).await?;
+        kept::answers(&kept.thehive_url).await?;
+        Ok(Stack {
+            name: config.name.clone(),
+            thehive_url: kept.thehive_url,
+            cortex_url: kept.cortex_url,
+            credentials: kept.credentials,
+            reused: true,
+            env_file: Some(path),
+            containers: Vec::new(),
+            network: config.network(),
+        })
     }
 
     async fn start_all(&mut self, config: &StackConfig) -> Result<(), StackError> {
@@ -323,6 +387,10 @@ impl Stack {
 
     /// Removes every container and the network.
     pub async fn down(self) -> Result<(), StackError> {
+        if self.reused {
+            // Attached, not started here: there are no handles, only the label.
+            return remove_by_label(Some(&self.name)).await.map(drop);
+        }
         let mut first_error = None;
         for (service, container) in self.containers.into_iter().rev() {
             if let Err(e) = container.rm().await {

@@ -8,12 +8,15 @@
 //! then TheHive (organisation, user, API key, and the Cortex server registered as `cortex0`).
 //! With [`Images::emulator`], the hivecheck emulator image plays TheHive and Cortex in two
 //! containers and Cassandra/Elasticsearch are not needed. Container logs are kept and shown
-//! when something fails; [`Stack::down`] removes every container and the network.
+//! when something fails; [`Stack::down`] removes every container and the network. A kept
+//! stack leaves an environment file behind, through which `--reuse` attaches to it later.
 
 mod bootstrap;
 mod containers;
 mod error;
+mod kept;
 
 pub use bootstrap::{Credentials, cortex, thehive};
 pub use containers::{Images, Stack, StackConfig, docker_available, remove_by_label};
 pub use error::StackError;
+pub use kept::env_path;

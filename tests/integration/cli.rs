@@ -440,3 +440,12 @@ fn runbook_command_fails_when_nothing_can_be_checked() {
     assert!(!all.contains("WRONG"), "{all}");
     assert!(!all.contains("wrong-pw"), "the password leaked: {all}");
 }
+
+/// Stack flags without `--stack containers` would be ignored silently; they are a usage error.
+#[test]
+fn stack_flags_without_a_stack_are_a_usage_error() {
+    let output = hivecheck().args(["run", "--reuse"]).output().unwrap();
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    assert!(all.contains("add `--stack containers`"), "{all}");
+}
