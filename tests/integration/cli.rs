@@ -151,12 +151,22 @@ async fn failed_expectation_exits_101_and_a_passing_filter_exits_0() {
     assert!(String::from_utf8_lossy(&filtered.stdout).contains("1 filtered out"));
 }
 
+/// A `hivecheck emulate` process, killed when dropped (also when an assertion fails first).
+struct EmulatorProcess(Child);
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `hivecheck emulate` on a free port and returns the process and its URL.
-fn spawn_emulator(password: &str) -> (Child, String) {
+fn spawn_emulator(password: &str) -> (EmulatorProcess, String) {
     spawn_emulator_with(password, "thehive4")
 }
 
-fn spawn_emulator_with(password: &str, profile: &str) -> (Child, String) {
+fn spawn_emulator_with(password: &str, profile: &str) -> (EmulatorProcess, String) {
     let mut child = hivecheck()
         .args([
             "emulate",
@@ -184,7 +194,7 @@ fn spawn_emulator_with(password: &str, profile: &str) -> (Child, String) {
         .to_owned();
     // Keep draining the banner so the emulator never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (EmulatorProcess(child), url)
 }
 
 /// The working organisation's notification rules, read with the admin's basic auth.
@@ -210,7 +220,7 @@ fn notification(url: &str) -> Value {
 
 #[test]
 fn sigint_while_waiting_restores_the_configuration() {
-    let (mut emulator, url) = spawn_emulator("sigint-test-pw");
+    let (_emulator, url) = spawn_emulator("sigint-test-pw");
     let original = notification(&url);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -267,8 +277,6 @@ fn sigint_while_waiting_restores_the_configuration() {
         "{}",
         text(&output)
     );
-    let _ = emulator.kill();
-    let _ = emulator.wait();
     assert_eq!(original, json!([]));
 }
 
@@ -277,7 +285,7 @@ fn sigint_while_waiting_restores_the_configuration() {
 #[test]
 fn scenarios_pass_against_a_separately_started_emulator_on_both_profiles() {
     for profile in ["thehive4", "thehive5"] {
-        let (mut emulator, url) = spawn_emulator_with("env-only-pw", profile);
+        let (_emulator, url) = spawn_emulator_with("env-only-pw", profile);
         let out = tempfile::tempdir().unwrap();
 
         let output = hivecheck()
@@ -291,8 +299,6 @@ fn scenarios_pass_against_a_separately_started_emulator_on_both_profiles() {
             .env("THEHIVE_ADMIN_PASSWORD", "secret")
             .output()
             .unwrap();
-        let _ = emulator.kill();
-        let _ = emulator.wait();
 
         let all = text(&output);
         assert_eq!(output.status.code(), Some(0), "{profile}: {all}");
@@ -375,7 +381,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn runbook_command_names_the_wrong_assumptions() {
     for profile in ["thehive4", "thehive5"] {
-        let (mut emulator, url) = spawn_emulator_with("runbook-pw", profile);
+        let (_emulator, url) = spawn_emulator_with("runbook-pw", profile);
         let output = hivecheck()
             .args([
                 "runbook",
@@ -391,8 +397,6 @@ fn runbook_command_names_the_wrong_assumptions() {
             .env("THEHIVE_ADMIN_PASSWORD", "secret")
             .output()
             .unwrap();
-        let _ = emulator.kill();
-        let _ = emulator.wait();
 
         let all = text(&output);
         assert_eq!(output.status.code(), Some(0), "{profile}: {all}");
@@ -421,15 +425,13 @@ fn runbook_command_names_the_wrong_assumptions() {
 /// When no session opens, nothing is claimed to hold: the command says so and exits 4.
 #[test]
 fn runbook_command_fails_when_nothing_can_be_checked() {
-    let (mut emulator, url) = spawn_emulator_with("right-pw", "thehive4");
+    let (_emulator, url) = spawn_emulator_with("right-pw", "thehive4");
     let output = hivecheck()
         .args(["runbook", "--url", &url, "--org", "demo"])
         .args(["--user", "analyst@thehive.local"])
         .env("THEHIVE_PASSWORD", "wrong-pw")
         .output()
         .unwrap();
-    let _ = emulator.kill();
-    let _ = emulator.wait();
 
     let all = text(&output);
     assert_eq!(output.status.code(), Some(4), "{all}");
