@@ -3,8 +3,9 @@
 //! starts by itself, then put the configuration back and check that it is back.
 //!
 //! The restore runs whatever happened in between: success, failure, deadline, a panic in the
-//! observation (caught as a task's `JoinError`), or SIGINT/SIGTERM ([`super::Interrupt`]). If it
-//! fails, the trial fails loudly with the saved value's path and a command to restore by hand.
+//! observation (caught as a task's `JoinError`), or SIGINT/SIGTERM ([`super::Interrupt`]); the
+//! guard is `observe_then_restore`, tested below. If the restore fails, the trial fails loudly
+//! with the saved value's path and a command to restore by hand.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,7 +68,7 @@ pub async fn run(
     let saved_to = save_to_disk(&ctx, &saved_value)?;
 
     let changed = Arc::new(AtomicBool::new(false));
-    let observation = tokio::spawn(apply_and_observe(
+    let observation = apply_and_observe(
         changed.clone(),
         ctx.clone(),
         scenario.clone(),
@@ -79,22 +80,14 @@ pub async fn run(
         saved_value.clone(),
         template,
         seed,
-    ));
-    let abort = observation.abort_handle();
-    let observed = tokio::select! {
-        joined = observation => joined,
-        signal = ctx.interrupt.wait() => {
-            abort.abort();
-            Ok(Err(RunError::Interrupted { signal }))
-        }
-    };
-
-    // Nothing to put back when TheHive refused our write outright.
-    let restored = if changed.load(Ordering::SeqCst) {
-        restore(&admin, &saved_value, &saved_to).await
-    } else {
-        Ok(())
-    };
+    );
+    let (observed, restored) = observe_then_restore(
+        &ctx.interrupt,
+        &changed,
+        observation,
+        restore(&admin, &saved_value, &saved_to),
+    )
+    .await;
     steps::finish_case(&ctx, &user, &case).await;
 
     let observed = match observed {
@@ -128,6 +121,37 @@ pub async fn run(
         problems,
         elapsed: started.elapsed(),
     })
+}
+
+/// Runs `observation` as a task of its own and then, whatever became of it (a result, a panic,
+/// or an interrupt that aborts it), runs `restore` if `changed` says the configuration was
+/// written. A panic comes back as the `JoinError`, for the caller to resume once its own
+/// clean-up is done.
+async fn observe_then_restore<T: Send + 'static>(
+    interrupt: &super::Interrupt,
+    changed: &AtomicBool,
+    observation: impl Future<Output = Result<T, RunError>> + Send + 'static,
+    restore: impl Future<Output = Result<(), RunError>>,
+) -> (
+    Result<Result<T, RunError>, tokio::task::JoinError>,
+    Result<(), RunError>,
+) {
+    let observation = tokio::spawn(observation);
+    let abort = observation.abort_handle();
+    let observed = tokio::select! {
+        joined = observation => joined,
+        signal = interrupt.wait() => {
+            abort.abort();
+            Ok(Err(RunError::Interrupted { signal }))
+        }
+    };
+    // Nothing to put back when TheHive refused our write outright.
+    let restored = if changed.load(Ordering::SeqCst) {
+        restore.await
+    } else {
+        Ok(())
+    };
+    (observed, restored)
 }
 
 #[expect(
@@ -411,5 +435,84 @@ mod tests {
             verdict(&[artifact(Outcome::Timeout, true)]),
             AutorunVerdict::AnalyzerFailed
         );
+    }
+
+    /// A restore that records that it ran, for the guard's tests.
+    fn recording_restore(ran: &Arc<AtomicBool>) -> impl Future<Output = Result<(), RunError>> {
+        let ran = ran.clone();
+        async move {
+            ran.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_after_the_write_still_restores_and_comes_back_as_a_panic() {
+        let changed = Arc::new(AtomicBool::new(false));
+        let restored = Arc::new(AtomicBool::new(false));
+        let written = changed.clone();
+        let observation = async move {
+            written.store(true, Ordering::SeqCst);
+            if written.load(Ordering::SeqCst) {
+                panic!("a bug in the observation");
+            }
+            Ok(())
+        };
+        let (observed, restore) = observe_then_restore(
+            &crate::runner::Interrupt::default(),
+            &changed,
+            observation,
+            recording_restore(&restored),
+        )
+        .await;
+        assert!(restored.load(Ordering::SeqCst), "the restore ran");
+        assert!(restore.is_ok());
+        assert!(observed.is_err_and(|join| join.is_panic()));
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_aborts_the_observation_and_restores() {
+        let changed = Arc::new(AtomicBool::new(false));
+        let restored = Arc::new(AtomicBool::new(false));
+        let interrupt = crate::runner::Interrupt::default();
+        let written = changed.clone();
+        let raiser = interrupt.clone();
+        let observation = async move {
+            written.store(true, Ordering::SeqCst);
+            raiser.raise("SIGTERM");
+            std::future::pending::<Result<(), RunError>>().await
+        };
+        let (observed, _) = observe_then_restore(
+            &interrupt,
+            &changed,
+            observation,
+            recording_restore(&restored),
+        )
+        .await;
+        assert!(restored.load(Ordering::SeqCst), "the restore ran");
+        assert!(matches!(
+            observed,
+            Ok(Err(RunError::Interrupted { ref signal })) if signal == "SIGTERM"
+        ));
+    }
+
+    #[tokio::test]
+    async fn nothing_is_restored_when_nothing_was_written() {
+        let changed = Arc::new(AtomicBool::new(false));
+        let restored = Arc::new(AtomicBool::new(false));
+        let observation = async {
+            Err::<(), _>(RunError::NoAdmin {
+                scenario: "s".into(),
+            })
+        };
+        let (observed, _) = observe_then_restore(
+            &crate::runner::Interrupt::default(),
+            &changed,
+            observation,
+            recording_restore(&restored),
+        )
+        .await;
+        assert!(!restored.load(Ordering::SeqCst));
+        assert!(matches!(observed, Ok(Err(RunError::NoAdmin { .. }))));
     }
 }
