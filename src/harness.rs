@@ -58,6 +58,31 @@ struct Live {
     reports: Arc<Mutex<Vec<Recorded>>>,
     // Kept alive for the whole run; taken down after the trials.
     backend: Backend,
+    human: Human,
+}
+
+/// Where the text meant for people goes: stdout, or stderr when stdout carries libtest's JSON
+/// events (`--format json`), so a tool reading them sees nothing else.
+#[derive(Debug, Clone, Copy)]
+struct Human {
+    to_stderr: bool,
+}
+
+impl Human {
+    fn for_args(args: &Arguments) -> Self {
+        Human {
+            to_stderr: matches!(args.format, Some(libtest_mimic::FormatSetting::Json)),
+        }
+    }
+
+    /// Writes `text` in one call, so parallel trials never interleave inside a summary.
+    fn say(self, text: &str) {
+        let _ = if self.to_stderr {
+            std::io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            std::io::stdout().lock().write_all(text.as_bytes())
+        };
+    }
 }
 
 /// What serves the target, when hivecheck started it.
@@ -113,6 +138,7 @@ impl Harness {
         settings: RunSettings,
     ) -> Result<Self, Stop> {
         let scenarios = load(&settings.scenarios)?;
+        check_templates(&scenarios, &settings.fixtures)?;
         if args.list {
             return Ok(Harness {
                 scenarios,
@@ -134,12 +160,23 @@ impl Harness {
             keep: settings.keep,
         };
         let ctx = RunContext::new(target, options);
-        println!(
-            "hivecheck {}: {}, run {}, seed {run_seed} (repeat with --seed {run_seed})",
+        let human = Human::for_args(args);
+        // Only scenarios without a seed of their own use the run's; saying "repeat with --seed"
+        // when every scenario pins one would invite an override that changes every address.
+        let selected = selected(args, &scenarios);
+        let seed_note = match settings.seed {
+            Some(seed) => format!("seed {seed} for every scenario (--seed)"),
+            None if selected.iter().any(|s| s.seed.is_none()) => format!(
+                "seed {run_seed} for scenarios without their own (repeat with --seed {run_seed})"
+            ),
+            None => "every scenario pins its own seed".to_owned(),
+        };
+        human.say(&format!(
+            "hivecheck {}: {}, run {}, {seed_note}\n",
             env!("CARGO_PKG_VERSION"),
             ctx.target.label,
             ctx.run_id
-        );
+        ));
 
         {
             let _entered = runtime.enter();
@@ -148,7 +185,6 @@ impl Harness {
 
         // One report before fanning out: a refused login or a missing analyzer would fail
         // every trial the same way.
-        let selected = selected(args, &scenarios);
         let report = runtime.block_on(preflight::run(&ctx, &selected));
         if let Some(failure) = report.failure() {
             // A container stack goes down (inside the runtime) before the error is reported.
@@ -158,10 +194,10 @@ impl Harness {
                 message: report.render(&ctx.target.label),
             });
         }
-        println!(
-            "preflight: ok ({} checks; `hivecheck preflight` lists them)",
+        human.say(&format!(
+            "preflight: ok ({} checks; `hivecheck preflight` lists them)\n",
             report.checks.len()
-        );
+        ));
 
         Ok(Harness {
             scenarios,
@@ -170,6 +206,7 @@ impl Harness {
                 ctx,
                 reports: Arc::default(),
                 backend,
+                human,
             }),
         })
     }
@@ -199,6 +236,7 @@ impl Harness {
                     None => Trial::test(name, || Ok(())),
                     Some(live) => {
                         let job = TrialJob {
+                            human: live.human,
                             runtime: live.runtime.clone(),
                             ctx: live.ctx.clone(),
                             reports: live.reports.clone(),
@@ -344,6 +382,7 @@ pub fn preflight_only(
     emulator: &EmulatorConfig,
 ) -> Result<(), Stop> {
     let scenarios = load(scenarios)?;
+    check_templates(&scenarios, Path::new("fixtures"))?;
     let runtime = new_runtime()?;
     let (target, backend) = start_target(&runtime, args, emulator, None)?;
     let options = RunOptions {
@@ -420,6 +459,35 @@ fn builtin_target(emulator: &Emulator, args: &TargetArgs) -> Target {
     }
 }
 
+/// Every autorun template the scenarios name must exist, so a typo is a scenario error with
+/// its `file:line:col` (also under `--list`), not a broken trial halfway through a run.
+fn check_templates(scenarios: &[Arc<Scenario>], fixtures: &Path) -> Result<(), Stop> {
+    for scenario in scenarios {
+        let Some(autorun) = &scenario.autorun else {
+            continue;
+        };
+        let path = runner::template_path(fixtures, &autorun.template);
+        if !path.is_file() {
+            let error = scenario::ScenarioError::at(
+                &scenario.path,
+                &autorun.template_at,
+                format!(
+                    "notification template `{}` not found (looked for `{}`)",
+                    autorun.template,
+                    path.display()
+                ),
+                "name a file of fixtures/notifications/ without `.json` (e.g. \"thehive4\"), \
+                 give a path to a JSON file, or point --fixtures at the right directory",
+            );
+            return Err(Stop {
+                code: exit::SCENARIO,
+                message: render(&error, error.hint()),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn load(path: &Path) -> Result<Vec<Arc<Scenario>>, Stop> {
     let loaded = if path.is_file() {
         scenario::load_file(path).map(|s| vec![s])
@@ -436,6 +504,7 @@ fn load(path: &Path) -> Result<Vec<Arc<Scenario>>, Stop> {
 
 /// One trial's work, moved into libtest-mimic's thread pool.
 struct TrialJob {
+    human: Human,
     runtime: Arc<Runtime>,
     ctx: Arc<RunContext>,
     reports: Arc<Mutex<Vec<Recorded>>>,
@@ -472,9 +541,8 @@ impl TrialJob {
             Err(reason) => notes.push_str(&format!("  snapshot: not compared ({reason})\n")),
         }
 
-        let text = format!("{}{notes}", report::render_trial(&report));
-        // One write, so parallel trials never interleave inside a summary.
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        self.human
+            .say(&format!("{}{notes}", report::render_trial(&report)));
 
         let passed = report.passed();
         let failures = report.failures().join("\n");

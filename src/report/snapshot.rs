@@ -83,8 +83,14 @@ pub fn check_snapshot(report: &TrialReport, dir: &Path) -> SnapshotCheck {
         settings.bind(|| insta::assert_json_snapshot!(name, value));
     }));
     QUIET_PANIC.set(false);
+    let file = dir.join(format!("{}@{analyzer}.snap", report.scenario));
     match outcome {
         Ok(()) => SnapshotCheck::Matched,
+        Err(_) if !file.is_file() => SnapshotCheck::Mismatch(format!(
+            "no snapshot `{}` yet: review the new one with `cargo insta review` and commit it \
+             (insta writes none when CI is set), or run with --snapshots never",
+            file.display()
+        )),
         Err(_) => SnapshotCheck::Mismatch(format!(
             "the report does not match snapshot `{}/{}@{analyzer}.snap` (review with `cargo insta review`, or run with --snapshots never)",
             dir.display(),

@@ -91,7 +91,9 @@ async fn artifact(
         }
     };
     result.job_id = Some(job.id().to_owned());
-    result.from_cache = job.status.is_terminal() && job.report.is_none();
+    // Cortex serves only successful jobs from its cache, born `Success` before TheHive has
+    // stored a report.
+    result.from_cache = job.status == crate::client::JobStatus::Success && job.report.is_none();
 
     let end = steps::poll_job(&user, job, scenario.poll, started, &ctx.interrupt)
         .await

@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub use context::{RunContext, RunOptions, Sessions, SnapshotMode, Target};
 pub use error::{RunError, render};
 pub use interrupt::Interrupt;
+pub use notification::template_path;
 pub use outcome::{ArtifactResult, AutorunReport, TrialReport};
 
 use crate::scenario::{AnalyzerPattern, Scenario};

@@ -55,7 +55,9 @@ pub fn load_template(
     serde_json::from_str(&filled).map_err(|e| fail(format!("{} is not JSON: {e}", path.display())))
 }
 
-fn template_path(fixtures_dir: &Path, template: &str) -> PathBuf {
+/// Where a template named in a scenario is read from: `<fixtures>/notifications/<name>.json`
+/// for a bare name, else the path as written.
+pub fn template_path(fixtures_dir: &Path, template: &str) -> PathBuf {
     let named = fixtures_dir
         .join("notifications")
         .join(format!("{template}.json"));

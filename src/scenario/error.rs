@@ -1,6 +1,8 @@
 //! [`ScenarioError`]: a scenario file that cannot be used, and where.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::model::Location;
 
 /// A scenario file that cannot be read, parsed or validated.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,19 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
+    /// An error at a location recorded when the file was loaded (for checks made later, such
+    /// as a notification template that does not exist).
+    pub fn at(path: &Path, at: &Location, message: impl Into<String>, hint: &str) -> Self {
+        ScenarioError::Invalid {
+            path: path.to_owned(),
+            line: at.line,
+            column: at.column,
+            message: message.into(),
+            snippet: at.snippet.clone(),
+            hint: Some(hint.to_owned()),
+        }
+    }
+
     /// What to write instead, if known.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -50,6 +65,13 @@ impl ScenarioError {
                  with --scenarios"
                     .to_owned(),
             ),
+            ScenarioError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some(
+                    "run hivecheck from the project's top directory, or name the scenarios with \
+                     --scenarios PATH"
+                        .to_owned(),
+                )
+            }
             ScenarioError::Io { .. } => None,
         }
     }

@@ -7,8 +7,16 @@ use toml::Spanned;
 
 use super::error::ScenarioError;
 use super::model::{
-    AnalyzerPattern, AutorunSpec, Expectation, Outcome, PollSpec, RawScenario, Scenario,
+    AnalyzerPattern, AutorunSpec, Expectation, Location, Outcome, PollSpec, RawScenario, Scenario,
 };
+
+/// The most random addresses one scenario may ask for: enough for any load a person means to
+/// put on a TheHive, and far from what would exhaust memory or the public address space.
+pub const MAX_RANDOM: usize = 1000;
+
+/// The longest poll or autorun deadline a scenario may set. Longer waits are almost always a
+/// typo, and a bound keeps every deadline computation in range.
+pub const MAX_DEADLINE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Loads every `*.toml` file of `dir`, sorted by name.
 pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
@@ -97,17 +105,25 @@ impl Source<'_> {
 
 fn parse_hint(message: &str) -> Option<String> {
     let hint = if message.starts_with("unknown field") {
-        "check the spelling; scenarios/README.md lists every key a scenario takes"
+        "check the spelling; the \"Scenarios\" section of README.md lists every key a scenario takes"
     } else if message.starts_with("missing field") {
         "add the key; scenarios/compact.toml shows a complete scenario"
     } else if message.contains("time unit") || message.contains("duration") {
         "write a duration with its unit, e.g. \"500ms\", \"30s\" or \"2m\""
     } else if message.starts_with("unknown variant") {
         "use one of the values listed"
-    } else if message.starts_with("invalid type") {
+    } else if message.contains("untagged enum CaseRef") {
+        "give the case as its `~id` in quotes (\"~4120\") or as its number (42)"
+    } else if message.starts_with("invalid value: integer") {
+        "this value is a whole number of zero or more"
+    } else if message.starts_with("invalid type") || message.starts_with("wanted ") {
         "check the value's type: strings are quoted, numbers are not"
+    } else if message.starts_with("duplicate key") {
+        "each key appears once in its table; keep one of the two"
     } else {
-        return None;
+        // Anything else comes from the TOML grammar itself.
+        "this is not valid TOML here: strings are in double quotes, tables are `[name]`, lists \
+         of tables `[[name]]`; scenarios/compact.toml is a complete example"
     };
     Some(hint.to_owned())
 }
@@ -169,7 +185,21 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
     }
 
     let observables = raw.observables.get_ref();
-    if observables.random == 0 && observables.items.is_empty() {
+    let random = match &observables.random {
+        Some(count) if *count.get_ref() > MAX_RANDOM => {
+            return Err(source.at(
+                count,
+                format!(
+                    "`random` is {}, above the limit of {MAX_RANDOM}",
+                    count.get_ref()
+                ),
+                "ask for fewer addresses, or split the load over several scenarios",
+            ));
+        }
+        Some(count) => *count.get_ref(),
+        None => 0,
+    };
+    if random == 0 && observables.items.is_empty() {
         return Err(source.at(
             &raw.observables,
             "no observable to create",
@@ -194,6 +224,13 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
             .data_type
             .as_deref()
             .unwrap_or(&observables.data_type);
+        if item.get_ref().data.trim().is_empty() {
+            return Err(source.at(
+                item,
+                "`data` is empty",
+                "TheHive skips blank values and creates nothing; give the observable's value",
+            ));
+        }
         if !seen.insert((data_type.to_owned(), item.get_ref().data.clone())) {
             return Err(source.at(
                 item,
@@ -219,6 +256,18 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
             "e.g. interval = \"1s\", deadline = \"2m\"",
         ));
     }
+    if let Some(spanned) = &raw.poll
+        && poll.deadline > MAX_DEADLINE
+    {
+        return Err(source.at(
+            spanned,
+            format!(
+                "the poll deadline `{}` is above the limit of 24h",
+                humantime::format_duration(poll.deadline)
+            ),
+            "a job that has not ended within minutes is worth a failure; e.g. deadline = \"5m\"",
+        ));
+    }
 
     let expect = match &raw.expect {
         Some(spanned) => {
@@ -228,15 +277,35 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         None => Expectation::default(),
     };
 
-    let autorun = raw.autorun.map(|spanned| {
-        let a = spanned.into_inner();
-        AutorunSpec {
-            template: a.template,
-            mode: a.mode,
-            deadline: a.deadline,
-            expect: a.expect,
+    let autorun = match raw.autorun {
+        None => None,
+        Some(spanned) => {
+            let a = spanned.into_inner();
+            let deadline = a.deadline.get_ref().0;
+            if deadline.is_zero() || deadline > MAX_DEADLINE {
+                return Err(source.at(
+                    &a.deadline,
+                    format!(
+                        "the autorun deadline `{}` must be above zero and at most 24h",
+                        humantime::format_duration(deadline)
+                    ),
+                    "TheHive starts notification jobs within seconds; e.g. deadline = \"30s\"",
+                ));
+            }
+            let (line, column, snippet) = locate(source.text, a.template.span());
+            Some(AutorunSpec {
+                template: a.template.into_inner(),
+                template_at: Location {
+                    line,
+                    column,
+                    snippet,
+                },
+                mode: a.mode,
+                deadline,
+                expect: a.expect,
+            })
         }
-    });
+    };
 
     let name = source
         .path
@@ -252,7 +321,7 @@ fn validate(source: &Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         cortex: analyzer.cortex.clone(),
         analyzers,
         case: raw.case.map(Spanned::into_inner).unwrap_or_default(),
-        random: observables.random,
+        random,
         data_type: observables.data_type.clone(),
         tlp,
         items: observables
@@ -368,6 +437,84 @@ mod tests {
         let err =
             load("description = \"d\"\n[analyzer]\nname = \"a\"\n[observables]\n").unwrap_err();
         assert!(err.to_string().contains("no observable"), "{err}");
+    }
+
+    #[test]
+    fn a_random_count_above_the_limit_points_at_the_key() {
+        let err = load(
+            "description = \"d\"\n[analyzer]\nname = \"a\"\n[observables]\nrandom = 100000000000\n",
+        )
+        .unwrap_err();
+        let ScenarioError::Invalid { line, column, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!((*line, *column), (5, 10));
+        assert!(err.to_string().contains("above the limit of 1000"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_observable_value_is_refused() {
+        let err = load(&format!("{MINIMAL}[[observables.items]]\ndata = \" \"\n")).unwrap_err();
+        assert!(err.to_string().contains("`data` is empty"), "{err}");
+        assert!(err.hint().unwrap().contains("blank"), "{err:?}");
+    }
+
+    #[test]
+    fn deadlines_must_be_positive_and_bounded() {
+        let huge = load(&format!(
+            "{MINIMAL}[poll]\ninterval = \"1s\"\ndeadline = \"300000000000y\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            huge.to_string().contains("above the limit of 24h"),
+            "{huge}"
+        );
+
+        let zero = load(&format!(
+            "{MINIMAL}[autorun]\ntemplate = \"thehive4\"\ndeadline = \"0s\"\n"
+        ))
+        .unwrap_err();
+        let ScenarioError::Invalid { line, .. } = &zero else {
+            panic!("{zero}")
+        };
+        assert_eq!(*line, 8, "points at the deadline: {zero}");
+        assert!(zero.to_string().contains("must be above zero"), "{zero}");
+    }
+
+    #[test]
+    fn the_template_position_is_kept_for_later_checks() {
+        let s = load(&format!("{MINIMAL}[autorun]\ntemplate = \"nope\"\n")).unwrap();
+        let at = &s.autorun.unwrap().template_at;
+        assert_eq!((at.line, at.column), (7, 12));
+        assert!(at.snippet.contains("template = \"nope\""), "{}", at.snippet);
+    }
+
+    #[test]
+    fn toml_syntax_errors_and_odd_values_get_hints() {
+        for (text, fragment) in [
+            ("description = \"d\n", "not valid TOML"),
+            (
+                &format!("{MINIMAL}[observables]\nrandom = 1\n") as &str,
+                "appears once",
+            ),
+            (
+                &format!("{MINIMAL}[case]\nid = 4.5\n") as &str,
+                "`~id` in quotes",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}[[observables.items]]\ndata = \"1.2.3.4\"\nexpect = {{ outcome = 3 }}\n"
+                ) as &str,
+                "type",
+            ),
+        ] {
+            let err = load(text).unwrap_err();
+            let hint = err.hint().unwrap_or_default();
+            assert!(
+                hint.contains(fragment),
+                "{text:?} gave {err} with hint {hint:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ mod load;
 mod model;
 
 pub use error::ScenarioError;
-pub use load::{load_dir, load_file, load_str, locate};
+pub use load::{MAX_DEADLINE, MAX_RANDOM, load_dir, load_file, load_str, locate};
 pub use model::{
-    AnalyzerPattern, AutorunSpec, AutorunVerdict, CaseSpec, Expectation, ItemSpec, Outcome,
-    PollSpec, RuleMode, Scenario,
+    AnalyzerPattern, AutorunSpec, AutorunVerdict, CaseSpec, Expectation, ItemSpec, Location,
+    Outcome, PollSpec, RuleMode, Scenario,
 };

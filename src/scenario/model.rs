@@ -46,6 +46,17 @@ pub struct Scenario {
     pub autorun: Option<AutorunSpec>,
 }
 
+/// A position in a scenario file: what an error found after loading points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The line with a caret under the position.
+    pub snippet: String,
+}
+
 /// An analyzer selector: a case-insensitive regex on the analyzer name.
 #[derive(Debug, Clone)]
 pub struct AnalyzerPattern {
@@ -216,6 +227,8 @@ impl std::fmt::Display for AutorunVerdict {
 pub struct AutorunSpec {
     /// A template in `fixtures/notifications/` (by name) or a path to one.
     pub template: String,
+    /// Where `template` is written in the scenario file, for errors found after loading.
+    pub template_at: Location,
     /// Append to or replace the existing rules.
     pub mode: RuleMode,
     /// How long to wait for a job to appear on each observable.
@@ -271,7 +284,7 @@ fn default_cortex() -> String {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawObservables {
     #[serde(default)]
-    pub random: usize,
+    pub random: Option<Spanned<usize>>,
     #[serde(default = "default_data_type")]
     pub data_type: String,
     #[serde(default)]
@@ -287,15 +300,20 @@ fn default_data_type() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAutorun {
-    pub template: String,
+    pub template: Spanned<String>,
     #[serde(default)]
     pub mode: RuleMode,
-    #[serde(with = "humantime_serde", default = "default_autorun_deadline")]
-    pub deadline: Duration,
+    #[serde(default = "default_autorun_deadline")]
+    pub deadline: Spanned<HumanDuration>,
     #[serde(default)]
     pub expect: AutorunVerdict,
 }
 
-fn default_autorun_deadline() -> Duration {
-    Duration::from_secs(60)
+/// A duration written with its unit (`"30s"`), kept with its span for validation.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(transparent)]
+pub(super) struct HumanDuration(#[serde(with = "humantime_serde")] pub Duration);
+
+fn default_autorun_deadline() -> Spanned<HumanDuration> {
+    Spanned::new(0..0, HumanDuration(Duration::from_secs(60)))
 }

@@ -75,6 +75,76 @@ fn invalid_scenario_exits_3_with_file_line_and_hint() {
     assert!(stderr.contains("(check the spelling"), "{stderr}");
 }
 
+#[test]
+fn a_missing_notification_template_is_a_scenario_error_even_when_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "description = \"x\"\n[analyzer]\nname = \"a\"\n[observables]\nrandom = 1\n[autorun]\ntemplate = \"thehive44\"\n",
+    )
+    .unwrap();
+
+    let output = hivecheck()
+        .args(["run", "--list", "--scenarios"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("typo.toml:7:12: notification template `thehive44` not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fixtures/notifications"), "{stderr}");
+}
+
+/// With `--format json`, stdout carries libtest's JSON events and nothing else; the banner and
+/// the summaries go to stderr.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_format_keeps_stdout_to_json_events() {
+    let emulator = start(fast_config()).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let output = hivecheck()
+        .args([
+            "run",
+            "compact",
+            "--format",
+            "json",
+            "--url",
+            &emulator.base_url(),
+            "--org",
+            "demo",
+            "--user",
+            "analyst@thehive.local",
+            "--out",
+        ])
+        .arg(out.path())
+        .env("THEHIVE_PASSWORD", &fast_config().analyst_password)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "test" && e["event"] == "ok" && e["name"] == "compact"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("preflight: ok"), "{stderr}");
+    assert!(
+        stderr.contains("Abuse Confidence Score"),
+        "summary: {stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_password_fails_preflight_once_with_a_clear_message() {
     let emulator = start(fast_config()).await;
