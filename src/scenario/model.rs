@@ -146,6 +146,10 @@ pub enum Outcome {
     Rejected,
     /// The job is still not finished at the deadline.
     Timeout,
+    /// TheHive answered with something hivecheck cannot read (an error object or another
+    /// shape where a list of jobs belongs). A result only: scenarios cannot expect it.
+    #[serde(skip_deserializing)]
+    Unreadable,
 }
 
 impl std::fmt::Display for Outcome {
@@ -155,6 +159,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Failure => "failure",
             Outcome::Rejected => "rejected",
             Outcome::Timeout => "timeout",
+            Outcome::Unreadable => "unreadable",
         })
     }
 }
@@ -175,27 +180,34 @@ pub struct Expectation {
 }
 
 /// How our notification rule joins the organisation's existing ones.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuleMode {
-    /// Keep the existing rules and add ours (the default on shared instances).
+    /// Keep the existing rules and add ours (the default on shared instances). When they
+    /// cannot be joined (either value is not a list of rules) and the organisation has rules,
+    /// the trial writes nothing and fails.
     #[default]
     Append,
-    /// Replace every rule with ours; only on explicit request.
+    /// Set every rule aside for ours until the restore; only on explicit request.
     Replace,
 }
 
-/// The verdict an autorun scenario expects.
+/// The verdict of an autorun trial, and the one its scenario expects.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum AutorunVerdict {
     /// TheHive refused the rule.
     Rejected,
-    /// TheHive stored the rule but no job started within the deadline.
+    /// TheHive stored the rule but no job started on any observable within the deadline.
     NeverFired,
-    /// A job started but the analyzer failed.
+    /// A job started on every observable, and the analyzer failed (or did not finish) on at
+    /// least one.
     AnalyzerFailed,
-    /// A job started and the report is on the observable.
+    /// A job started on some observables and not on others.
+    PartlyFired,
+    /// No observable could be created (or none could be checked), so nothing could fire.
+    Inconclusive,
+    /// A job started on every observable and every report is on its observable.
     #[default]
     Fired,
 }
@@ -206,6 +218,8 @@ impl std::fmt::Display for AutorunVerdict {
             AutorunVerdict::Rejected => "rejected",
             AutorunVerdict::NeverFired => "never-fired",
             AutorunVerdict::AnalyzerFailed => "analyzer-failed",
+            AutorunVerdict::PartlyFired => "partly-fired",
+            AutorunVerdict::Inconclusive => "inconclusive",
             AutorunVerdict::Fired => "fired",
         })
     }
@@ -216,7 +230,7 @@ impl std::fmt::Display for AutorunVerdict {
 pub struct AutorunSpec {
     /// A template in `fixtures/notifications/` (by name) or a path to one.
     pub template: String,
-    /// Append to or replace the existing rules.
+    /// Append to or replace the existing rules (`hivecheck run --replace` overrides it).
     pub mode: RuleMode,
     /// How long to wait for a job to appear on each observable.
     pub deadline: Duration,
