@@ -80,7 +80,7 @@ fn render_autorun(autorun: &AutorunReport, report: &TrialReport) -> String {
 }
 
 /// The verdict in one sentence, with the counts it rests on.
-pub fn verdict_sentence(autorun: &AutorunReport, report: &TrialReport) -> String {
+fn verdict_sentence(autorun: &AutorunReport, report: &TrialReport) -> String {
     let analyzer = report.analyzer.as_deref().unwrap_or("the analyzer");
     let artifacts = &report.artifacts;
     let created = artifacts

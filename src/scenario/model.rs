@@ -313,3 +313,35 @@ pub(super) struct RawAutorun {
 fn default_autorun_deadline() -> Duration {
     Duration::from_secs(60)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_is_a_result_a_scenario_cannot_expect() {
+        let refused = toml::from_str::<Expectation>("outcome = \"unreadable\"");
+
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(
+            serde_json::to_value(Outcome::Unreadable).unwrap(),
+            "unreadable"
+        );
+    }
+
+    #[test]
+    fn the_new_verdicts_are_accepted_in_kebab_case() {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            expect: AutorunVerdict,
+        }
+        for (text, verdict) in [
+            ("partly-fired", AutorunVerdict::PartlyFired),
+            ("inconclusive", AutorunVerdict::Inconclusive),
+        ] {
+            let parsed: Wrapper = toml::from_str(&format!("expect = \"{text}\"")).unwrap();
+            assert_eq!(parsed.expect, verdict);
+            assert_eq!(verdict.to_string(), text);
+        }
+    }
+}
