@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// Where notification templates are looked up by name.
     #[arg(long, default_value = "fixtures", value_name = "DIR")]
     pub fixtures: PathBuf,
+    /// Autorun trials replace the organisation's notification rules with theirs until the
+    /// restore, instead of appending (whatever the scenarios' `mode` says).
+    #[arg(long)]
+    pub replace: bool,
     /// The built-in emulator's profile, when no target is given.
     #[arg(long, value_enum, default_value = "thehive4")]
     pub emulator_profile: crate::emulator::Profile,
@@ -426,6 +430,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         snapshots: args.snapshots,
         out_dir: args.out,
         keep: args.keep,
+        replace: args.replace,
         stack,
         fixtures: args.fixtures,
         emulator,

@@ -37,6 +37,8 @@ pub struct RunSettings {
     pub out_dir: PathBuf,
     /// `--keep`.
     pub keep: bool,
+    /// `--replace`: every autorun trial replaces the organisation's notification rules.
+    pub replace: bool,
     /// `--fixtures`: where notification templates are looked up by name.
     pub fixtures: PathBuf,
     /// The emulator's settings when no target is given.
@@ -121,6 +123,12 @@ enum Recorded {
     Broken,
 }
 
+impl Recorded {
+    fn restore_failed(&self) -> bool {
+        matches!(self, Recorded::Report(report) if report.restore_failed())
+    }
+}
+
 /// Why a run could not start; each maps to its own exit code.
 #[derive(Debug)]
 pub struct Stop {
@@ -158,6 +166,7 @@ impl Harness {
             out_dir: settings.out_dir,
             fixtures_dir: settings.fixtures,
             keep: settings.keep,
+            replace: settings.replace,
         };
         let ctx = RunContext::new(target, options);
         let human = Human::for_args(args);
@@ -263,6 +272,11 @@ impl Harness {
         live.backend.finish(&live.runtime);
         let reports = live.reports.lock().unwrap_or_else(|p| p.into_inner());
         write_json_report(&live.ctx, &reports);
+        // A configuration left changed outweighs everything else, an interrupt included:
+        // 130 promises that what the run changed was put back.
+        if live.ctx.failed_restore().is_some() || reports.iter().any(Recorded::restore_failed) {
+            return ExitCode::from(exit::TARGET);
+        }
         if live.ctx.interrupt.raised().is_some() {
             return ExitCode::from(exit::INTERRUPTED);
         }
@@ -392,6 +406,7 @@ pub fn preflight_only(
         out_dir: PathBuf::from("hivecheck-out"),
         fixtures_dir: PathBuf::from("fixtures"),
         keep: true,
+        replace: false,
     };
     let ctx = RunContext::new(target, options);
     let report = runtime.block_on(preflight::run(&ctx, &scenarios));
@@ -419,7 +434,9 @@ fn write_json_report(ctx: &RunContext, reports: &[Recorded]) {
             Recorded::Broken => None,
         })
         .collect();
-    let dir = ctx.options.out_dir.join(&ctx.run_id);
+    let dir = ctx
+        .run_dir()
+        .unwrap_or_else(|_| ctx.options.out_dir.join(&ctx.run_id));
     let body = serde_json::json!({
         "runId": ctx.run_id,
         "target": ctx.target.label,

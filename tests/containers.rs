@@ -193,6 +193,7 @@ async fn run_scenarios(stack: &Stack) -> Result<(), Failed> {
         out_dir: out.path().to_owned(),
         fixtures_dir: root().join("fixtures"),
         keep: false,
+        replace: false,
     };
     let ctx = RunContext::new(target, options);
     let report = hivecheck::preflight::run(&ctx, &[]).await;

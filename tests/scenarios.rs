@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         snapshots: SnapshotMode::Auto,
         out_dir: root.join("target").join("hivecheck-out"),
         keep: false,
+        replace: false,
         fixtures: root.join("fixtures"),
         emulator: EmulatorConfig::default(),
         stack: None,

@@ -111,6 +111,17 @@ impl Endpoint {
         self
     }
 
+    /// The extra CA certificate trusted, if any (for commands that must reach the same
+    /// server, such as a restore script).
+    pub fn ca_cert(&self) -> Option<&Path> {
+        self.ca_cert.as_deref()
+    }
+
+    /// Whether any certificate is accepted.
+    pub fn insecure(&self) -> bool {
+        self.insecure
+    }
+
     fn http_client(&self) -> Result<reqwest::Client, ClientError> {
         let mut builder = reqwest::Client::builder()
             .cookie_store(true)

@@ -56,6 +56,9 @@ pub struct RunOptions {
     pub fixtures_dir: PathBuf,
     /// Keep the cases the run created instead of deleting them at the end.
     pub keep: bool,
+    /// Replace the organisation's notification rules in every autorun trial (`--replace`),
+    /// whatever the scenarios' `mode`.
+    pub replace: bool,
 }
 
 /// The user and admin sessions of a run.
@@ -65,6 +68,15 @@ pub struct Sessions {
     pub user: TheHive,
     /// Configures the organisation.
     pub admin: Option<TheHive>,
+}
+
+/// An autorun trial that left the organisation's configuration changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRestore {
+    /// The trial.
+    pub trial: String,
+    /// A shell command that puts back what it saved.
+    pub command: String,
 }
 
 /// State shared by the trials of one run.
@@ -80,8 +92,13 @@ pub struct RunContext {
     pub interrupt: Interrupt,
     /// Autorun trials hold it exclusively from saving to restoring the organisation's
     /// configuration; other trials hold it shared. So two rules never interleave, and our rule
-    /// never fires on another trial's observables (it matches every new observable of the org).
+    /// never fires on another trial's observables (it matches every new observable our user
+    /// creates).
     pub org_lock: tokio::sync::RwLock<()>,
+    /// The first autorun trial whose restore failed, and the command that restores what it
+    /// saved. Later autorun trials refuse to start: they would save the changed configuration
+    /// as if it were the organisation's own.
+    failed_restore: std::sync::Mutex<Option<FailedRestore>>,
     user: OnceCell<Result<TheHive, RunError>>,
     admin: OnceCell<Result<Option<TheHive>, RunError>>,
 }
@@ -95,6 +112,7 @@ impl RunContext {
             run_id: new_run_id(),
             interrupt: Interrupt::default(),
             org_lock: tokio::sync::RwLock::new(()),
+            failed_restore: std::sync::Mutex::new(None),
             user: OnceCell::new(),
             admin: OnceCell::new(),
         })
@@ -111,6 +129,48 @@ impl RunContext {
             .seed_override
             .or(pinned)
             .unwrap_or(self.options.run_seed)
+    }
+
+    /// The run's output folder, `<out>/<run id>`, created readable only by its owner: it holds
+    /// the organisation's saved configuration and the report.
+    pub fn run_dir(&self) -> std::io::Result<PathBuf> {
+        let dir = self.options.out_dir.join(&self.run_id);
+        std::fs::create_dir_all(&self.options.out_dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&dir) {
+            Ok(()) => Ok(dir),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {
+                #[cfg(unix)]
+                std::fs::set_permissions(
+                    &dir,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )?;
+                Ok(dir)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Remembers that `trial` could not put the configuration back; `command` restores it.
+    pub fn record_failed_restore(&self, trial: &str, command: &str) {
+        let mut slot = self
+            .failed_restore
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| FailedRestore {
+            trial: trial.to_owned(),
+            command: command.to_owned(),
+        });
+    }
+
+    /// The first failed restore of the run, if any.
+    pub fn failed_restore(&self) -> Option<FailedRestore> {
+        self.failed_restore
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The user session, opened on first use and shared by every trial.

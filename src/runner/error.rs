@@ -59,6 +59,34 @@ pub enum RunError {
         /// Why; the saved value and a command to restore it by hand are in the run's output.
         reason: String,
     },
+    /// TheHive's answer to reading the configuration cannot be saved as it is, so it could not
+    /// be put back either; nothing was written.
+    #[error(
+        "failed to save the organisation's notification configuration: the answer has no `value` \
+         to put back: {answer}"
+    )]
+    UnsavableConfig {
+        /// The answer, abridged.
+        answer: String,
+    },
+    /// Appending our rule to the organisation's is impossible and replacing them was not asked
+    /// for; nothing was written.
+    #[error("failed to add the rule to the organisation's notification rules: {reason}")]
+    CannotAppend {
+        /// Why the two values cannot be joined.
+        reason: String,
+    },
+    /// An earlier autorun trial of the run could not put the configuration back.
+    #[error(
+        "refusing to change the organisation's notification configuration: trial `{trial}` \
+         could not put it back"
+    )]
+    EarlierRestoreFailed {
+        /// The trial whose restore failed.
+        trial: String,
+        /// The command that restores what it saved.
+        command: String,
+    },
     /// The run was interrupted by a signal.
     #[error("interrupted by {signal}")]
     Interrupted {
@@ -102,6 +130,20 @@ impl RunError {
                  a path"
                     .to_owned(),
             ),
+            RunError::UnsavableConfig { .. } => Some(
+                "TheHive answers `{path, defaultValue, value}`; check the URL points at TheHive \
+                 itself, not at a proxy or login page"
+                    .to_owned(),
+            ),
+            RunError::CannotAppend { .. } => Some(
+                "nothing was written; `hivecheck run --replace` sets the organisation's rules \
+                 aside until the restore, or use a template whose value is a list of rules"
+                    .to_owned(),
+            ),
+            RunError::EarlierRestoreFailed { command, .. } => Some(format!(
+                "saving the configuration now would save the changed one; put it back with \
+                 `{command}`, then run again"
+            )),
             RunError::Restore { .. } | RunError::Output { .. } | RunError::Interrupted { .. } => {
                 None
             }

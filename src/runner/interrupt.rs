@@ -1,21 +1,39 @@
 //! [`Interrupt`]: SIGINT and SIGTERM turned into a value trials can wait on, so that a run
-//! stops polling and puts back the configuration it changed before the process ends. A second
-//! signal ends the process at once.
+//! stops polling and puts back the configuration it changed before the process ends.
+//!
+//! It also keeps the configurations written but not yet put back ([`PendingRestore`]): a
+//! second signal ends the process at once, and then prints each saved file with the command
+//! that restores it and exits with [`crate::exit::TARGET`] ("a restore failed"), or with
+//! [`crate::exit::INTERRUPTED`] when nothing is pending.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-/// A run-wide flag raised by the first SIGINT or SIGTERM.
+/// A configuration a trial changed and has not yet put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRestore {
+    /// The trial that changed it.
+    pub trial: String,
+    /// The file holding the configuration as it was before the trial.
+    pub saved: PathBuf,
+    /// A shell command that puts it back.
+    pub command: String,
+}
+
+/// A run-wide flag raised by the first SIGINT or SIGTERM, and the restores still pending.
 #[derive(Debug, Clone)]
 pub struct Interrupt {
     sender: Arc<watch::Sender<Option<String>>>,
+    pending: Arc<Mutex<Vec<PendingRestore>>>,
 }
 
 impl Default for Interrupt {
     fn default() -> Self {
         Interrupt {
             sender: Arc::new(watch::channel(None).0),
+            pending: Arc::default(),
         }
     }
 }
@@ -24,16 +42,15 @@ impl Interrupt {
     /// Starts listening for signals on the current tokio runtime.
     pub fn listen(&self) {
         let sender = self.sender.clone();
+        let pending = self.clone();
         tokio::spawn(async move {
             let first = next_signal().await;
             tracing::warn!("{first} received: stopping, restoring what the run changed");
             sender.send_replace(Some(first.to_owned()));
             let second = next_signal().await;
-            eprintln!(
-                "error: {second} received again: exiting now; any configuration saved by the run \
-                 is in its output folder with a command to restore it"
-            );
-            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+            let (message, code) = second_signal(second, &pending.pending());
+            eprintln!("{message}");
+            std::process::exit(i32::from(code));
         });
     }
 
@@ -60,6 +77,57 @@ impl Interrupt {
             }
         }
     }
+
+    /// Records a configuration about to be written, until [`Interrupt::release`].
+    pub fn hold(&self, restore: PendingRestore) {
+        self.lock().push(restore);
+    }
+
+    /// Forgets the pending restore of the configuration saved in `saved`: it is back, or was
+    /// never changed.
+    pub fn release(&self, saved: &Path) {
+        self.lock().retain(|p| p.saved != saved);
+    }
+
+    /// The restores still pending.
+    pub fn pending(&self) -> Vec<PendingRestore> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PendingRestore>> {
+        // A panic while holding this lock leaves a plain list behind, still usable.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a second signal prints, and the exit code: 130 when nothing is left changed, else 4
+/// with each saved file and its restore command.
+fn second_signal(signal: &str, pending: &[PendingRestore]) -> (String, u8) {
+    if pending.is_empty() {
+        return (
+            format!(
+                "error: {signal} received again: exiting now; nothing the run changed is left to restore"
+            ),
+            crate::exit::INTERRUPTED,
+        );
+    }
+    let mut text = format!(
+        "error: {signal} received again: exiting now, before the organisation's notification \
+         configuration was put back"
+    );
+    for restore in pending {
+        text.push_str(&format!(
+            "\n  trial `{}`: the configuration as found is in {}\n    restore it with: {}",
+            restore.trial,
+            restore.saved.display(),
+            restore.command
+        ));
+    }
+    text.push_str(
+        "\n(the command needs THEHIVE_ADMIN_API_KEY, or THEHIVE_ADMIN_USER and \
+         THEHIVE_ADMIN_PASSWORD, in its environment)",
+    );
+    (text, crate::exit::TARGET)
 }
 
 #[cfg(unix)]
@@ -81,4 +149,46 @@ async fn next_signal() -> &'static str {
 async fn next_signal() -> &'static str {
     let _ = tokio::signal::ctrl_c().await;
     "Ctrl-C"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(trial: &str) -> PendingRestore {
+        PendingRestore {
+            trial: trial.to_owned(),
+            saved: PathBuf::from(format!("/out/run/notification-demo-{trial}-saved.json")),
+            command: format!("sh '/out/run/restore-notification-demo-{trial}.sh'"),
+        }
+    }
+
+    #[test]
+    fn a_second_signal_with_nothing_pending_exits_130() {
+        let (text, code) = second_signal("SIGINT", &[]);
+
+        assert_eq!(code, crate::exit::INTERRUPTED);
+        assert!(text.contains("nothing the run changed is left"), "{text}");
+    }
+
+    #[test]
+    fn a_second_signal_during_a_restore_names_each_file_and_command_and_exits_4() {
+        let interrupt = Interrupt::default();
+        interrupt.hold(pending("a"));
+        interrupt.hold(pending("b"));
+        interrupt.release(Path::new("/out/run/notification-demo-a-saved.json"));
+
+        let (text, code) = second_signal("SIGTERM", &interrupt.pending());
+
+        assert_eq!(code, crate::exit::TARGET);
+        assert!(
+            text.contains("/out/run/notification-demo-b-saved.json")
+                && text.contains("restore it with: sh '/out/run/restore-notification-demo-b.sh'"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("demo-a"),
+            "a released restore is not listed: {text}"
+        );
+    }
 }

@@ -16,11 +16,11 @@ mod steps;
 
 use std::sync::Arc;
 
-pub use context::{RunContext, RunOptions, Sessions, SnapshotMode, Target};
+pub use context::{FailedRestore, RunContext, RunOptions, Sessions, SnapshotMode, Target};
 pub use error::{RunError, render};
-pub use interrupt::Interrupt;
+pub use interrupt::{Interrupt, PendingRestore};
 pub use notification::template_path;
-pub use outcome::{ArtifactResult, AutorunReport, TrialReport};
+pub use outcome::{ArtifactResult, AutorunReport, RestoreFailure, RestoreState, TrialReport};
 
 use crate::scenario::{AnalyzerPattern, Scenario};
 

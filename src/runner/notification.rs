@@ -2,15 +2,18 @@
 //! organisation's, and comparing what TheHive stored with what was sent.
 //!
 //! A template is the whole body of `PUT /api/config/organisation/notification` (normally
-//! `{"value": ...}`), with `{{analyzerName}}`, `{{analyzerId}}`, `{{cortexId}}` and
-//! `{{dataType}}` filled in. TheHive 4 reads the value as an array of
+//! `{"value": ...}`), with `{{analyzerName}}`, `{{analyzerId}}`, `{{cortexId}}`,
+//! `{{dataType}}` and `{{userLogin}}` filled in. TheHive 4 reads the value as an array of
 //! `{delegate, trigger, notifier}` (reference §7.1); anything else is stored but never read.
+//! [`merge`] joins our rule with the organisation's, or says why it cannot without replacing
+//! them; the caller decides what to write.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::error::RunError;
+use crate::scenario::RuleMode;
 
 /// The values a template may use.
 #[derive(Debug, Clone)]
@@ -23,6 +26,10 @@ pub struct TemplateValues {
     pub cortex_id: String,
     /// The observables' data type.
     pub data_type: String,
+    /// The login of hivecheck's user session, which creates the observables; a rule filtered
+    /// on it (`_createdBy`) leaves other analysts' observables alone. `None` when TheHive's
+    /// current user has no `login`.
+    pub user_login: Option<String>,
 }
 
 /// Loads a template by name from `fixtures_dir` (`thehive4` → `thehive4.json`) or by path.
@@ -38,17 +45,27 @@ pub fn load_template(
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    let login = match (&values.user_login, text.contains("{{userLogin}}")) {
+        (Some(login), _) => login.clone(),
+        (None, false) => String::new(),
+        (None, true) => {
+            return Err(fail(
+                "`{{userLogin}}` is used but TheHive's current user has no `login`".to_owned(),
+            ));
+        }
+    };
     let filled = text
         .replace("{{analyzerName}}", &json_escape(&values.analyzer_name))
         .replace("{{analyzerId}}", &json_escape(&values.analyzer_id))
         .replace("{{cortexId}}", &json_escape(&values.cortex_id))
-        .replace("{{dataType}}", &json_escape(&values.data_type));
+        .replace("{{dataType}}", &json_escape(&values.data_type))
+        .replace("{{userLogin}}", &json_escape(&login));
     if let Some(start) = filled.find("{{") {
         let end = filled[start..]
             .find("}}")
             .map_or(filled.len(), |e| start + e + 2);
         return Err(fail(format!(
-            "unknown placeholder `{}` (known: analyzerName, analyzerId, cortexId, dataType)",
+            "unknown placeholder `{}` (known: analyzerName, analyzerId, cortexId, dataType, userLogin)",
             &filled[start..end]
         )));
     }
@@ -73,29 +90,77 @@ fn json_escape(text: &str) -> String {
     quoted[1..quoted.len() - 1].to_owned()
 }
 
-/// The body to PUT: in append mode, the existing rules followed by ours, when both are lists;
-/// otherwise the template as it is (and a note saying why it replaces).
-pub fn merge(existing: &Value, template: &Value, append: bool) -> (Value, Option<String>) {
+/// The body to PUT, and a remark when it sets the organisation's value aside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    /// The whole body of the PUT.
+    pub body: Value,
+    /// Why the body replaces the organisation's value instead of adding to it, if it does.
+    pub note: Option<String>,
+}
+
+/// The body to PUT. Appending puts the organisation's rules first and ours after, when both
+/// values are lists. When they are not, appending is impossible: the template stands in for
+/// the organisation's value only when that value is empty (`null`, `[]` or its default), so
+/// nothing is lost; otherwise the answer is why, and nothing may be written. Replacing always
+/// uses the template as it is.
+pub fn merge(
+    existing: &Value,
+    default: &Value,
+    template: &Value,
+    mode: RuleMode,
+) -> Result<Merged, String> {
     let ours = template.get("value");
-    match (append, existing, ours) {
-        (false, _, _) => (template.clone(), None),
-        (true, Value::Array(theirs), Some(Value::Array(ours))) => {
+    let empty = is_empty(existing, default);
+    if mode == RuleMode::Replace {
+        let note = (!empty).then(|| {
+            "replace mode: the organisation's rules are set aside for ours until the restore"
+                .to_owned()
+        });
+        return Ok(Merged {
+            body: template.clone(),
+            note,
+        });
+    }
+    match (existing, ours) {
+        (Value::Array(theirs), Some(Value::Array(ours))) => {
             let mut rules = theirs.clone();
             rules.extend(ours.iter().cloned());
             let mut body = template.clone();
             body["value"] = Value::Array(rules);
-            (body, None)
+            Ok(Merged { body, note: None })
         }
-        (true, Value::Null, _) => (template.clone(), None),
-        (true, _, Some(Value::Array(_))) => (
-            template.clone(),
-            Some("the organisation's current value is not a list of rules, so ours replaces it until the restore".to_owned()),
-        ),
-        (true, _, _) => (
-            template.clone(),
-            Some("the template's value is not a list of rules, so it replaces the organisation's until the restore".to_owned()),
-        ),
+        (_, Some(Value::Array(_))) if empty => Ok(Merged {
+            body: template.clone(),
+            note: None,
+        }),
+        _ if empty => Ok(Merged {
+            body: template.clone(),
+            note: Some(
+                "the template's value is not a list of rules; the organisation had none, so it \
+                 stands in for the empty value until the restore"
+                    .to_owned(),
+            ),
+        }),
+        (_, Some(Value::Array(_))) => Err(format!(
+            "the organisation's value is not a list of rules ({}), so ours cannot be added to it",
+            short(existing)
+        )),
+        _ => Err(format!(
+            "the template's value is not a list of rules, so it cannot be added to the \
+             organisation's {}",
+            match existing.as_array() {
+                Some(rules) if rules.len() == 1 => "rule".to_owned(),
+                Some(rules) => format!("{} rules", rules.len()),
+                None => format!("value {}", short(existing)),
+            }
+        )),
     }
+}
+
+/// Whether replacing `value` loses nothing: `null`, `[]`, or the item's default.
+pub fn is_empty(value: &Value, default: &Value) -> bool {
+    value.is_null() || value.as_array().is_some_and(Vec::is_empty) || value == default
 }
 
 /// How TheHive kept what was sent.
@@ -198,13 +263,23 @@ fn or_root(path: &str) -> &str {
     if path.is_empty() { "/" } else { path }
 }
 
-fn short(value: &Value) -> String {
+/// `value` as JSON, cut after 60 characters.
+pub fn short(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() > 60 {
         format!("{}…", text.chars().take(60).collect::<String>())
     } else {
         text
     }
+}
+
+/// Whether one of the rules in `value` runs analyzer `name` (a `RunAnalyzer` notifier).
+pub fn runs_analyzer(value: &Value, name: &str) -> bool {
+    value.as_array().is_some_and(|rules| {
+        rules.iter().any(|rule| {
+            rule["notifier"]["name"] == "RunAnalyzer" && rule["notifier"]["analyzerName"] == name
+        })
+    })
 }
 
 /// Whether `value` has the shape TheHive 4 reads: an array of objects with a `trigger` and a
@@ -230,17 +305,111 @@ mod tests {
     fn append_keeps_existing_rules_first() {
         let existing = json!([{"trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "x"}}]);
         let ours = json!({"value": [{"trigger": {"name": "FilteredEvent"}, "notifier": {"name": "RunAnalyzer"}}]});
-        let (body, note) = merge(&existing, &ours, true);
-        assert_eq!(note, None);
-        assert_eq!(body["value"].as_array().unwrap().len(), 2);
-        assert_eq!(body["value"][0]["notifier"]["name"], "webhook");
+
+        let merged = merge(&existing, &json!([]), &ours, RuleMode::Append).unwrap();
+
+        assert_eq!(merged.note, None);
+        assert_eq!(merged.body["value"].as_array().unwrap().len(), 2);
+        assert_eq!(merged.body["value"][0]["notifier"]["name"], "webhook");
     }
 
     #[test]
-    fn an_object_template_replaces_with_a_note() {
-        let (body, note) = merge(&json!([]), &json!({"value": {"items": []}}), true);
-        assert_eq!(body, json!({"value": {"items": []}}));
-        assert!(note.unwrap().contains("replaces"));
+    fn an_object_template_takes_the_place_of_an_empty_value_with_a_note() {
+        let merged = merge(
+            &json!([]),
+            &json!([]),
+            &json!({"value": {"items": []}}),
+            RuleMode::Append,
+        )
+        .unwrap();
+
+        assert_eq!(merged.body, json!({"value": {"items": []}}));
+        assert!(merged.note.unwrap().contains("the organisation had none"));
+    }
+
+    #[test]
+    fn an_object_template_is_not_appended_to_existing_rules() {
+        let existing = json!([{"trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook"}}]);
+
+        let refused = merge(
+            &existing,
+            &json!([]),
+            &json!({"value": {"items": []}}),
+            RuleMode::Append,
+        )
+        .unwrap_err();
+
+        assert_eq!(
+            refused,
+            "the template's value is not a list of rules, so it cannot be added to the \
+             organisation's rule"
+        );
+    }
+
+    #[test]
+    fn a_rule_list_is_not_appended_to_a_value_that_is_not_a_list() {
+        let refused = merge(
+            &json!({"endpoints": ["soc"]}),
+            &json!([]),
+            &json!({"value": [{"trigger": {"name": "AnyEvent"}}]}),
+            RuleMode::Append,
+        )
+        .unwrap_err();
+
+        assert!(
+            refused.starts_with("the organisation's value is not a list of rules ({\"endpoints\""),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_value_equal_to_the_default_counts_as_empty() {
+        let merged = merge(
+            &json!({}),
+            &json!({}),
+            &json!({"value": [{"trigger": {"name": "AnyEvent"}}]}),
+            RuleMode::Append,
+        );
+
+        assert!(merged.is_ok(), "{merged:?}");
+    }
+
+    #[test]
+    fn replace_mode_sets_existing_rules_aside_and_says_so() {
+        let existing = json!([{"trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook"}}]);
+        let template = json!({"value": {"items": []}});
+
+        let merged = merge(&existing, &json!([]), &template, RuleMode::Replace).unwrap();
+
+        assert_eq!(merged.body, template);
+        assert!(merged.note.unwrap().contains("set aside"));
+        let quiet = merge(&json!([]), &json!([]), &template, RuleMode::Replace).unwrap();
+        assert_eq!(
+            quiet.note, None,
+            "nothing is set aside when there was nothing"
+        );
+    }
+
+    #[test]
+    fn user_login_is_filled_in_json_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("notifications")).unwrap();
+        std::fs::write(
+            dir.path().join("notifications/t.json"),
+            r#"{"value": [{"by": "{{userLogin}}"}]}"#,
+        )
+        .unwrap();
+        let values = TemplateValues {
+            analyzer_name: "A".into(),
+            analyzer_id: "a".into(),
+            cortex_id: "c".into(),
+            data_type: "ip".into(),
+            user_login: Some("o\"brien@example.org".into()),
+        };
+
+        let template = load_template(dir.path(), "t", &values).unwrap();
+
+        assert_eq!(template["value"][0]["by"], "o\"brien@example.org");
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::client::Taxonomy;
-use crate::scenario::{AutorunVerdict, Expectation, Outcome};
+use crate::scenario::{AutorunVerdict, Expectation, Outcome, RuleMode};
 
 /// The result for one observable.
 #[derive(Debug, Clone, Serialize)]
@@ -108,23 +109,72 @@ impl ArtifactResult {
     }
 }
 
-/// The autorun part of a trial: what happened to the notification rule.
+/// The autorun part of a trial: what happened to the notification rule and to the
+/// organisation's configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutorunReport {
     /// The template used.
     pub template: String,
+    /// How our rule joined the organisation's: `append` or `replace`.
+    pub mode: RuleMode,
     /// How TheHive stored the rule: `stored as sent`, `normalised`, `dropped` or `rejected`.
     pub stored: String,
+    /// TheHive's refusal of the rule, when it refused it.
+    pub rejection: Option<String>,
     /// The differences between what was sent and what was read back.
     pub diff: Vec<String>,
+    /// Remarks on the rule and the verdict (a replaced value, a shape TheHive never reads, a
+    /// known TheHive bug), one sentence each.
+    pub notes: Vec<String>,
     /// The verdict reached.
     pub verdict: AutorunVerdict,
     /// The verdict expected.
     pub expected: AutorunVerdict,
-    /// Whether the original configuration was read back unchanged after the run.
-    pub restored: bool,
-    /// Where the saved configuration was written.
+    /// How long each observable was given for a job to appear; milliseconds in JSON.
+    #[serde(serialize_with = "millis")]
+    pub deadline: Duration,
+    /// What became of the organisation's configuration.
+    pub restore: RestoreState,
+    /// Why the configuration was not put back, with what it takes to put it back by hand.
+    pub restore_failure: Option<RestoreFailure>,
+    /// Where the organisation's configuration, as read before the trial, was saved.
     pub saved_to: Option<String>,
+    /// The script that puts the saved value back.
+    pub restore_script: Option<String>,
+}
+
+/// What became of the organisation's notification configuration after an autorun trial.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreState {
+    /// Put back, and read back equal to the saved value.
+    Verified,
+    /// Nothing to put back: nothing was written (TheHive refused the rule, or the trial
+    /// stopped first), or the value read back was still the saved one.
+    NothingToRestore,
+    /// Not put back; [`AutorunReport::restore_failure`] says why and how to do it by hand.
+    NotRestored,
+}
+
+impl std::fmt::Display for RestoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RestoreState::Verified => "restored and verified",
+            RestoreState::NothingToRestore => "untouched (nothing to restore)",
+            RestoreState::NotRestored => "NOT RESTORED",
+        })
+    }
+}
+
+/// A restore that did not happen, with everything needed to do it by hand.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreFailure {
+    /// Why, as a fragment after "failed to restore …: ".
+    pub reason: String,
+    /// The value the organisation had before the trial.
+    pub saved_value: Value,
+    /// A shell command that puts it back.
+    pub command: String,
 }
 
 /// Everything one trial produced.
@@ -157,6 +207,13 @@ impl TrialReport {
     /// Whether every expectation was met.
     pub fn passed(&self) -> bool {
         self.problems.is_empty() && self.artifacts.iter().all(|a| a.mismatch.is_none())
+    }
+
+    /// Whether the trial left the organisation's configuration changed.
+    pub fn restore_failed(&self) -> bool {
+        self.autorun
+            .as_ref()
+            .is_some_and(|a| a.restore == RestoreState::NotRestored)
     }
 
     /// Every unmet expectation, one per line, for the failure message.

@@ -157,6 +157,10 @@ pub enum Outcome {
     Rejected,
     /// The job is still not finished at the deadline.
     Timeout,
+    /// TheHive answered with something hivecheck cannot read (an error object or another
+    /// shape where a list of jobs belongs). A result only: scenarios cannot expect it.
+    #[serde(skip_deserializing)]
+    Unreadable,
 }
 
 impl std::fmt::Display for Outcome {
@@ -166,6 +170,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Failure => "failure",
             Outcome::Rejected => "rejected",
             Outcome::Timeout => "timeout",
+            Outcome::Unreadable => "unreadable",
         })
     }
 }
@@ -186,27 +191,34 @@ pub struct Expectation {
 }
 
 /// How our notification rule joins the organisation's existing ones.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuleMode {
-    /// Keep the existing rules and add ours (the default on shared instances).
+    /// Keep the existing rules and add ours (the default on shared instances). When they
+    /// cannot be joined (either value is not a list of rules) and the organisation has rules,
+    /// the trial writes nothing and fails.
     #[default]
     Append,
-    /// Replace every rule with ours; only on explicit request.
+    /// Set every rule aside for ours until the restore; only on explicit request.
     Replace,
 }
 
-/// The verdict an autorun scenario expects.
+/// The verdict of an autorun trial, and the one its scenario expects.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum AutorunVerdict {
     /// TheHive refused the rule.
     Rejected,
-    /// TheHive stored the rule but no job started within the deadline.
+    /// TheHive stored the rule but no job started on any observable within the deadline.
     NeverFired,
-    /// A job started but the analyzer failed.
+    /// A job started on every observable, and the analyzer failed (or did not finish) on at
+    /// least one.
     AnalyzerFailed,
-    /// A job started and the report is on the observable.
+    /// A job started on some observables and not on others.
+    PartlyFired,
+    /// No observable could be created (or none could be checked), so nothing could fire.
+    Inconclusive,
+    /// A job started on every observable and every report is on its observable.
     #[default]
     Fired,
 }
@@ -217,6 +229,8 @@ impl std::fmt::Display for AutorunVerdict {
             AutorunVerdict::Rejected => "rejected",
             AutorunVerdict::NeverFired => "never-fired",
             AutorunVerdict::AnalyzerFailed => "analyzer-failed",
+            AutorunVerdict::PartlyFired => "partly-fired",
+            AutorunVerdict::Inconclusive => "inconclusive",
             AutorunVerdict::Fired => "fired",
         })
     }
@@ -229,7 +243,7 @@ pub struct AutorunSpec {
     pub template: String,
     /// Where `template` is written in the scenario file, for errors found after loading.
     pub template_at: Location,
-    /// Append to or replace the existing rules.
+    /// Append to or replace the existing rules (`hivecheck run --replace` overrides it).
     pub mode: RuleMode,
     /// How long to wait for a job to appear on each observable.
     pub deadline: Duration,
@@ -316,4 +330,36 @@ pub(super) struct HumanDuration(#[serde(with = "humantime_serde")] pub Duration)
 
 fn default_autorun_deadline() -> Spanned<HumanDuration> {
     Spanned::new(0..0, HumanDuration(Duration::from_secs(60)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_is_a_result_a_scenario_cannot_expect() {
+        let refused = toml::from_str::<Expectation>("outcome = \"unreadable\"");
+
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(
+            serde_json::to_value(Outcome::Unreadable).unwrap(),
+            "unreadable"
+        );
+    }
+
+    #[test]
+    fn the_new_verdicts_are_accepted_in_kebab_case() {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            expect: AutorunVerdict,
+        }
+        for (text, verdict) in [
+            ("partly-fired", AutorunVerdict::PartlyFired),
+            ("inconclusive", AutorunVerdict::Inconclusive),
+        ] {
+            let parsed: Wrapper = toml::from_str(&format!("expect = \"{text}\"")).unwrap();
+            assert_eq!(parsed.expect, verdict);
+            assert_eq!(verdict.to_string(), text);
+        }
+    }
 }

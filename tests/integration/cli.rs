@@ -267,8 +267,9 @@ fn spawn_emulator_with(password: &str, profile: &str) -> (EmulatorProcess, Strin
     (EmulatorProcess(child), url)
 }
 
-/// The working organisation's notification rules, read with the admin's basic auth.
-fn notification(url: &str) -> Value {
+/// The working organisation's notification configuration as TheHive answers it, byte for
+/// byte, read with the admin's basic auth.
+fn notification_bytes(url: &str) -> Vec<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -281,24 +282,53 @@ fn notification(url: &str) -> Value {
             .send()
             .await
             .unwrap()
-            .json::<Value>()
+            .bytes()
             .await
-            .unwrap()["value"]
-            .clone()
+            .unwrap()
+            .to_vec()
     })
 }
 
-#[test]
-fn sigint_while_waiting_restores_the_configuration() {
-    let (_emulator, url) = spawn_emulator("sigint-test-pw");
-    let original = notification(&url);
+/// The working organisation's notification rules.
+fn notification(url: &str) -> Value {
+    serde_json::from_slice::<Value>(&notification_bytes(url)).unwrap()["value"].clone()
+}
+
+/// Sets the working organisation's notification rules with an admin PUT.
+fn set_notification(url: &str, value: &Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{url}/api/config/organisation/notification"))
+            .basic_auth("admin@thehive.local", Some("secret"))
+            .header("X-Organisation", "demo")
+            .json(&json!({ "value": value }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
+}
+
+const WAITS: &str = "description = \"waits for a rule that never fires\"\nseed = 3\n[analyzer]\nname = \"abuseipdb_1_0\"\n\
+     [observables]\nrandom = 1\n[autorun]\ntemplate = \"runbook\"\ndeadline = \"60s\"\nexpect = \"never-fired\"\n";
+
+/// Runs a never-firing autorun scenario against a separate emulator process, sends `signal`
+/// once the rule is in place, and checks the exit code and that the configuration the run
+/// found is back byte for byte. `preset` is a rule list set beforehand; the runbook body can
+/// only take its place with `--replace`.
+fn interrupt_while_waiting_restores_the_configuration(signal: &str, preset: Option<Value>) {
+    let (_emulator, url) = spawn_emulator("signal-test-pw");
+    if let Some(rules) = &preset {
+        set_notification(&url, rules);
+    }
+    let original = notification_bytes(&url);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("waits.toml"),
-        "description = \"waits for a rule that never fires\"\nseed = 3\n[analyzer]\nname = \"abuseipdb_1_0\"\n\
-         [observables]\nrandom = 1\n[autorun]\ntemplate = \"runbook\"\ndeadline = \"60s\"\nexpect = \"never-fired\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("waits.toml"), WAITS).unwrap();
 
     let run = hivecheck()
         .args([
@@ -316,7 +346,8 @@ fn sigint_while_waiting_restores_the_configuration() {
         .arg(dir.path().join("out"))
         .args(["--scenarios"])
         .arg(dir.path())
-        .env("THEHIVE_PASSWORD", "sigint-test-pw")
+        .args(preset.as_ref().map(|_| "--replace"))
+        .env("THEHIVE_PASSWORD", "signal-test-pw")
         .env("THEHIVE_ADMIN_PASSWORD", "secret")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -325,7 +356,7 @@ fn sigint_while_waiting_restores_the_configuration() {
 
     // Wait until the run has applied its rule, then interrupt it while it waits for jobs.
     let started = Instant::now();
-    while notification(&url) == original {
+    while notification_bytes(&url) == original {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the run never applied its rule"
@@ -334,20 +365,172 @@ fn sigint_while_waiting_restores_the_configuration() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let status = Command::new("kill")
-        .args(["-INT", &run.id().to_string()])
+        .args([
+            &format!("-{}", signal.trim_start_matches("SIG")),
+            &run.id().to_string(),
+        ])
         .status()
         .unwrap();
     assert!(status.success());
     let output = run.wait_with_output().unwrap();
 
     assert_eq!(output.status.code(), Some(130), "{}", text(&output));
-    assert_eq!(notification(&url), original, "the configuration is back");
+    assert_eq!(
+        notification_bytes(&url),
+        original,
+        "the configuration is back byte for byte"
+    );
     assert!(
-        text(&output).contains("interrupted by SIGINT"),
+        text(&output).contains(&format!("interrupted by {signal}")),
         "{}",
         text(&output)
     );
-    assert_eq!(original, json!([]));
+    assert_eq!(notification(&url), preset.unwrap_or(json!([])));
+}
+
+#[test]
+fn sigint_while_waiting_restores_the_configuration() {
+    interrupt_while_waiting_restores_the_configuration("SIGINT", None);
+}
+
+#[test]
+fn sigterm_while_waiting_restores_the_configuration() {
+    interrupt_while_waiting_restores_the_configuration("SIGTERM", None);
+}
+
+#[test]
+fn sigterm_with_a_pre_existing_rule_leaves_it_byte_identical() {
+    let webhook = json!([{"delegate": false, "trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "soc"}}]);
+    interrupt_while_waiting_restores_the_configuration("SIGTERM", Some(webhook));
+}
+
+/// Without `--replace`, the runbook body is not put in place of rules that exist: the trial
+/// writes nothing and says how to go on.
+#[test]
+fn append_mode_refuses_to_replace_existing_rules() {
+    let (_emulator, url) = spawn_emulator("append-pw");
+    set_notification(
+        &url,
+        &json!([{"trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "soc"}}]),
+    );
+    let original = notification_bytes(&url);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("waits.toml"), WAITS).unwrap();
+
+    let output = hivecheck()
+        .args(["run", "--url", &url, "--org", "demo"])
+        .args([
+            "--user",
+            "analyst@thehive.local",
+            "--admin-user",
+            "admin@thehive.local",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--scenarios")
+        .arg(dir.path())
+        .env("THEHIVE_PASSWORD", "append-pw")
+        .env("THEHIVE_ADMIN_PASSWORD", "secret")
+        .output()
+        .unwrap();
+
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains("so it cannot be added to the organisation's rule"),
+        "{all}"
+    );
+    assert!(all.contains("`hivecheck run --replace`"), "{all}");
+    assert_eq!(notification_bytes(&url), original);
+}
+
+/// A restore that TheHive keeps refusing: the run says so loudly, with the saved value and the
+/// command, exits 4, and its later autorun trials do not start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_restore_exits_4_loudly_and_stops_later_autorun_trials() {
+    use crate::proxy::{Action, Proxy};
+    let emulator = start(fast_config()).await;
+    let admin = support::session(&emulator, &support::admin(&emulator)).await;
+    let webhook = json!([{"delegate": false, "trigger": {"name": "AnyEvent"}, "notifier": {"name": "webhook", "endpoint": "soc"}}]);
+    admin
+        .put_org_config("notification", &json!({ "value": webhook }))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(&emulator.base_url(), |seen| {
+        let restoring = seen.method == reqwest::Method::PUT
+            && seen.path == "/api/config/organisation/notification"
+            && seen.nth > 0;
+        if restoring {
+            Action::Answer(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"type": "InternalError", "message": "restore refused by the test"}),
+            )
+        } else {
+            Action::Forward
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a-first", "b-second"] {
+        std::fs::copy(
+            support::root().join("scenarios/autorun.toml"),
+            dir.path().join(format!("{name}.toml")),
+        )
+        .unwrap();
+    }
+    let mut command = hivecheck();
+    command
+        .args(["run", "--url", &proxy.url, "--org", "demo"])
+        .args([
+            "--user",
+            "analyst@thehive.local",
+            "--admin-user",
+            "admin@thehive.local",
+        ])
+        .args(["--test-threads", "1", "--out"])
+        .arg(dir.path().join("out"))
+        .arg("--scenarios")
+        .arg(dir.path())
+        .env("THEHIVE_PASSWORD", &emulator.config().analyst_password)
+        .env("THEHIVE_ADMIN_PASSWORD", "secret");
+
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains("failed to restore the organisation's notification configuration"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("the value it had before this trial: {webhook}")),
+        "{all}"
+    );
+    assert!(all.contains("put it back with: sh '/"), "{all}");
+    assert!(
+        all.contains("restore-notification-demo-a-first.sh'"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "refusing to change the organisation's notification configuration: trial `a-first` \
+             could not put it back"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("configuration NOT RESTORED"), "{all}");
+    assert!(!all.contains("secret"), "the admin password leaked: {all}");
+    let report: Value = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .flatten()
+        .find_map(|run| std::fs::read(run.path().join("report.json")).ok())
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+        .expect("a report.json");
+    let trial = &report["trials"][0];
+    assert_eq!(trial["autorun"]["restore"], "not-restored", "{report}");
+    assert_eq!(trial["autorun"]["restore_failure"]["saved_value"], webhook);
 }
 
 /// What a new user does: the emulator in one terminal, the scenarios in another, configured by

@@ -667,6 +667,7 @@ async fn run_scenario(target: Target, file: &str, out: &Path) -> runner::TrialRe
             out_dir: out.to_owned(),
             fixtures_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
             keep: true,
+            replace: false,
         },
     );
     let pattern = scenario.analyzers[0].clone();

@@ -13,6 +13,8 @@ mod emulator;
 mod emulator_th5;
 // The emulator's split roles: Cortex over HTTP and TheHive reaching it.
 mod emulator_roles;
+// A proxy in front of an emulator that misbehaves on request (5xx, odd shapes).
+mod proxy;
 // Preflight: one report and one exit code per kind of failure.
 mod preflight;
 // The runner's steps and verdicts against the in-process emulator.

@@ -75,6 +75,7 @@ pub fn context(target: Target, out: &Path) -> Arc<RunContext> {
             out_dir: out.to_owned(),
             fixtures_dir: root().join("fixtures"),
             keep: true,
+            replace: false,
         },
     )
 }
@@ -97,6 +98,18 @@ pub async fn run(ctx: &Arc<RunContext>, scenario: &Arc<Scenario>) -> Result<Tria
 pub async fn session(emulator: &Emulator, auth: &Auth) -> TheHive {
     TheHive::connect(
         &endpoint(emulator),
+        auth,
+        Some(&emulator.config().org),
+        "test",
+    )
+    .await
+    .unwrap()
+}
+
+/// A session reaching `emulator` through another base URL (a proxy in front of it).
+pub async fn session_at(base: &str, emulator: &Emulator, auth: &Auth) -> TheHive {
+    TheHive::connect(
+        &Endpoint::parse(base).unwrap(),
         auth,
         Some(&emulator.config().org),
         "test",
