@@ -128,10 +128,14 @@
 //!   TheHive 4's Cortex connector object, `features` is empty and `gitDescription` is the
 //!   version; `/api/v1/status/public` says `mitreCatalog: "Done"` [?]; the legacy
 //!   `/api/status` copies a 5.1.4 capture (`Play` `2.8.x`, `authType` without `basic`).
-//! * **Licence**: always the not-found variant with a Platinum 14-day trial fallback starting
-//!   at emulator start (id, customer, capabilities and quotas are made up); no licence can be
-//!   installed, nothing becomes read-only, several Cortex servers need no paid plan, and
-//!   RunAnalyzer notifications use the TheHive 4 configuration format.
+//! * **Licence**: by default the not-found variant with a Platinum 14-day trial fallback
+//!   starting at emulator start; `licence` (`--licence`) can make that trial one that ended a
+//!   day ago, or report an installed licence (the `{license}` variant) of another plan, whose
+//!   `kind` `Standard` is made up [I]. Ids, customer, capabilities and quotas are made up, the
+//!   expired status `error` text is inferred [I], no licence can be installed through the API,
+//!   nothing becomes read-only when it expires, no plan limits anything (RunAnalyzer
+//!   notifications run on any plan, several Cortex servers need no paid plan), and RunAnalyzer
+//!   notifications use the TheHive 4 configuration format.
 //! * **Users and organisations**: profiles are `admin`, `org-admin`, `analyst`, `read-only`
 //!   with TheHive 4's permission lists; creating users or organisations and setting
 //!   memberships need the admin organisation (creating a user also works for an org-admin
@@ -166,6 +170,6 @@ mod th5_query;
 mod th5_shape;
 
 pub use args::EmulatorArgs;
-pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile, Role};
+pub use config::{CortexServerConfig, EmulatorConfig, Latency, LicenceState, Profile, Role};
 pub use error::EmulatorError;
 pub use server::{Emulator, router, serve};

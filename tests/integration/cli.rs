@@ -9,21 +9,7 @@ use serde_json::{Value, json};
 use crate::support::{self, fast_config, start};
 
 fn hivecheck() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hivecheck"));
-    command
-        .current_dir(support::root())
-        .env_remove("THEHIVE_URL")
-        .env("NO_COLOR", "1");
-    for var in [
-        "THEHIVE_ORG",
-        "THEHIVE_USER",
-        "THEHIVE_PASSWORD",
-        "THEHIVE_API_KEY",
-        "CORTEX_ID",
-    ] {
-        command.env_remove(var);
-    }
-    command
+    support::hivecheck_command()
 }
 
 fn text(output: &Output) -> String {
