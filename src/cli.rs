@@ -25,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios, against the built-in emulator unless a target URL is given.
     Run(Box<RunArgs>),
-    /// Delete the cases of earlier runs (only cases carrying a hivecheck run tag).
+    /// Delete what earlier runs left: cases, and observables in cases they did not create (only
+    /// what carries a hivecheck run tag).
     Cleanup(Box<CleanupArgs>),
     /// Check the operator runbook's assumptions against the target (creates nothing).
     Runbook(Box<RunbookArgs>),
@@ -301,15 +302,27 @@ fn cleanup(args: CleanupArgs) -> ExitCode {
                         format!("FAILED: {why}")
                     }
                 };
-                println!("{:<14} {} {}", what, case.id, case.title);
+                println!(
+                    "{:<14} {:<10} {} {}",
+                    what,
+                    case.kind.word(),
+                    case.id,
+                    case.title
+                );
             }
-            let deleted = considered
-                .iter()
-                .filter(|c| c.fate == crate::cleanup::Fate::Deleted)
-                .count();
+            let count = |kind: crate::cleanup::Kind| {
+                let of_kind = considered.iter().filter(|c| c.kind == kind);
+                let deleted = of_kind
+                    .clone()
+                    .filter(|c| c.fate == crate::cleanup::Fate::Deleted)
+                    .count();
+                (deleted, of_kind.count())
+            };
+            let (cases, all_cases) = count(crate::cleanup::Kind::Case);
+            let (observables, all_observables) = count(crate::cleanup::Kind::Observable);
             println!(
-                "cleanup: {deleted} of {} hivecheck cases {}",
-                considered.len(),
+                "cleanup: {cases} of {all_cases} hivecheck cases and {observables} of \
+                 {all_observables} hivecheck observables in other cases {}",
                 if args.dry_run {
                     "would be deleted"
                 } else {

@@ -435,6 +435,60 @@ impl TheHive {
         }
     }
 
+    /// The observables carrying `tag`, in the case `case_id` when given, else in the whole
+    /// organisation: v0 `POST /api/case/artifact/_search` (a `_parent` filter for the case),
+    /// v1 `POST /api/v1/query` (`getCase` → `observables`, or `listObservable`, then
+    /// `filter`).
+    pub async fn observables_tagged(
+        &self,
+        tag: &str,
+        case_id: Option<&str>,
+    ) -> Result<Vec<Observable>, ClientError> {
+        let tagged = json!({"_field": "tags", "_value": tag});
+        let (path, body) = match (self.api, case_id) {
+            (ApiVersion::V0, None) => (
+                "/api/case/artifact/_search?range=all",
+                json!({"query": tagged}),
+            ),
+            (ApiVersion::V0, Some(case)) => (
+                "/api/case/artifact/_search?range=all",
+                json!({"query": {"_and": [
+                    {"_parent": {"_type": "case", "_query": {"_id": case}}},
+                    tagged
+                ]}}),
+            ),
+            (ApiVersion::V1, None) => (
+                "/api/v1/query?name=hivecheck-observables",
+                json!({"query": [
+                    {"_name": "listObservable"},
+                    {"_name": "filter", "_eq": tagged}
+                ]}),
+            ),
+            (ApiVersion::V1, Some(case)) => (
+                "/api/v1/query?name=hivecheck-case-observables",
+                json!({"query": [
+                    {"_name": "getCase", "idOrName": case},
+                    {"_name": "observables"},
+                    {"_name": "filter", "_eq": tagged}
+                ]}),
+            ),
+        };
+        self.call(Method::POST, path, Some(&body)).await
+    }
+
+    /// Deletes an observable (and its jobs) for good: v0 `DELETE /api/case/artifact/{id}`,
+    /// v1 `DELETE /api/v1/observable/{id}`; both answer 204.
+    pub async fn delete_observable(&self, id: &str) -> Result<(), ClientError> {
+        let path = match self.api {
+            ApiVersion::V0 => format!("/api/case/artifact/{}", segment(id)),
+            ApiVersion::V1 => format!("/api/v1/observable/{}", segment(id)),
+        };
+        let response = self
+            .exchange(Method::DELETE, &path, None, ORG_HEADER)
+            .await?;
+        self.check(&Method::DELETE, &path, &response)
+    }
+
     /// Reads an observable with its `reports`.
     pub async fn get_observable(&self, id: &str) -> Result<Observable, ClientError> {
         let path = match self.api {

@@ -81,8 +81,9 @@
 //!   4 may refuse. The TheHive 4 `/api/v1/query` only supports `getObservable` → `jobs` (+
 //!   `filter`, `sort`, `page`), without `extraData`.
 //! * **Entities and endpoints** (TheHive 4 profile): only the routes of the workflow exist:
-//!   login/logout, current user, status and health, case create/get/delete, observable
-//!   create/get (v0, and the v1 twins `/api/v1/case…` and `/api/v1/observable/{id}`), Cortex
+//!   login/logout, current user, status and health, case create/get/delete and v0 `_search`,
+//!   observable create/get/delete and v0 `_search` (v0, and the v1 twins `/api/v1/case…` and
+//!   `/api/v1/observable/{id}`), Cortex
 //!   analyzers and jobs, and one organisation config item at a time. There is no `GET /api/config/organisation` (whole
 //!   object), no user, organisation, profile or API-key management, no alerts, tasks, logs,
 //!   custom fields (v1 `customFields` is always `[]`), case templates, sharing, audit or stream
@@ -103,7 +104,8 @@
 //!
 //! * **Routes**: only the v1 routes of the workflow exist (login/logout, current user, user
 //!   creation, memberships and key renewal, organisation creation, licence, status, query,
-//!   case create/get/delete, observable create/get, Cortex analyzers and jobs, bulk jobs),
+//!   case create/get/delete, observable create/get/delete, Cortex analyzers and jobs, bulk
+//!   jobs),
 //!   plus the legacy `/api/connector/cortex/…` analyzer and job paths, `GET /api/status`,
 //!   `POST /api/organisation` and `/api/config/organisation/{path}` (kept in TheHive 4 form,
 //!   after a third-party claim, research note Q10). Every other v0 path (`/api/login`,
