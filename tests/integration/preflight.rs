@@ -498,3 +498,79 @@ async fn url_without_the_context_path_is_told_apart_from_a_dead_host() {
     assert!(text.contains("context path is probably wrong"), "{text}");
     assert_eq!(right, Some(0), "{right_text}");
 }
+
+/// A nightly job's configuration: a profile of `hivecheck.toml` with its secret in a variable.
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_with_secret_variable_passes_and_an_empty_variable_is_refused() {
+    let emulator = start(fast_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hivecheck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile.staging]\nurl = \"{}\"\norg = \"demo\"\nuser = \"analyst@thehive.local\"\n\
+             password_env = \"HIVECHECK_TEST_STAGING_PW\"\nadmin_user = \"admin@thehive.local\"\n\
+             admin_password = \"secret\"\n",
+            emulator.base_url()
+        ),
+    )
+    .unwrap();
+    let run = |password: &str| {
+        hivecheck_command()
+            .args(["preflight", "--profile", "staging", "--config"])
+            .arg(&config)
+            .args(["--scenarios"])
+            .arg(compact_only().path())
+            .env("HIVECHECK_TEST_STAGING_PW", password)
+            .output()
+            .unwrap()
+    };
+
+    let ready = run(&emulator.config().analyst_password);
+    let empty = run("");
+
+    let ready_text = String::from_utf8_lossy(&ready.stderr).into_owned();
+    let empty_text = String::from_utf8_lossy(&empty.stderr).into_owned();
+    assert_eq!(ready.status.code(), Some(0), "{ready_text}");
+    assert!(
+        ready_text.contains("profile `staging` holds `admin_password` in plain text"),
+        "{ready_text}"
+    );
+    assert!(!ready_text.contains("\"secret\""), "{ready_text}");
+    assert_eq!(empty.status.code(), Some(2), "{empty_text}");
+    assert!(
+        empty_text.contains("the variable `HIVECHECK_TEST_STAGING_PW` is empty"),
+        "{empty_text}"
+    );
+}
+
+/// A server without the legacy `/api/status` still tells its version through TheHive 5's
+/// public status.
+#[tokio::test(flavor = "multi_thread")]
+async fn public_v1_status_is_read_when_the_legacy_status_is_missing() {
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/status/public",
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({"sso": false, "version": "5.9.0-1"}))
+            }),
+        )
+        .fallback(|uri: axum::http::Uri| async move {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({"type": "NotFoundError", "message": uri.path()})),
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (code, text) = preflight(&url, "demo", "x", compact_only().path());
+    server.abort();
+
+    assert!(
+        text.contains("ok    reachable      TheHive 5.9.0-1 (v1 API, from its version)"),
+        "{text}"
+    );
+    assert_eq!(code, Some(17), "no login route here: {text}");
+}
