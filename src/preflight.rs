@@ -309,6 +309,12 @@ async fn reachable(report: &mut Report, endpoint: &Endpoint) -> Option<Status> {
     }
     let failure = failure_of(&error);
     let hint = match failure {
+        Failure::Tls => Some(
+            "TheHive's certificate is not trusted, or TLS is not spoken there: give the CA that \
+             signed it with --ca-cert FILE (PEM), check the scheme (http or https), or accept \
+             any certificate with --insecure (never against production)"
+                .to_owned(),
+        ),
         Failure::Api | Failure::Credentials => Some(
             "something answers at this URL, but not TheHive's status: the URL or its context \
              path is probably wrong (give the base URL TheHive is served under, e.g. \

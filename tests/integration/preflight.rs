@@ -150,6 +150,10 @@ async fn untrusted_certificate_fails_and_ca_cert_or_insecure_pass() {
 
     assert_eq!(untrusted, Some(11), "{untrusted_text}");
     assert!(
+        untrusted_text.contains("--ca-cert FILE"),
+        "{untrusted_text}"
+    );
+    assert!(
         untrusted_text.contains("FAIL  reachable"),
         "{untrusted_text}"
     );
