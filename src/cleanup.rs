@@ -1,15 +1,17 @@
 //! `hivecheck cleanup`: removes what interrupted runs left behind, by tag.
 //!
-//! Every case a run creates carries the tags `hivecheck` and `hivecheck:run=<run id>`, and the
+//! Everything a run creates carries the tags `hivecheck` and `hivecheck:run=<run id>`, and the
 //! run id starts with the run's UTC start time (`20261203T193000-4f2a`). Cleanup lists the
 //! organisation's cases tagged `hivecheck` and deletes those whose run tag is older than the
-//! threshold. A case without a readable run tag is never touched, whatever else it carries.
+//! threshold, then does the same with the observables tagged `hivecheck` that are left: those a
+//! run added to a case its scenario names (such a case is never deleted). A case or observable
+//! without a readable run tag is never touched, whatever else it carries.
 
 use std::time::{Duration, SystemTime};
 
 use crate::client::{ClientError, TheHive};
 
-/// What cleanup did with one case.
+/// What cleanup did with one case or observable.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fate {
     /// Deleted (or would be, in a dry run).
@@ -22,12 +24,33 @@ pub enum Fate {
     Failed(String),
 }
 
-/// One case considered.
+/// What was considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A case a run created.
+    Case,
+    /// An observable a run added to a case it did not create.
+    Observable,
+}
+
+impl Kind {
+    /// `case` or `observable`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Case => "case",
+            Kind::Observable => "observable",
+        }
+    }
+}
+
+/// One case or observable considered.
 #[derive(Debug, Clone)]
 pub struct Considered {
-    /// The case `~id`.
+    /// A case or an observable.
+    pub kind: Kind,
+    /// Its `~id`.
     pub id: String,
-    /// The case title.
+    /// The case title, or the observable's data type and value.
     pub title: String,
     /// The run id found in its tags.
     pub run: Option<String>,
@@ -35,38 +58,73 @@ pub struct Considered {
     pub fate: Fate,
 }
 
-/// Deletes the organisation's hivecheck cases whose run started more than `older_than` ago.
+/// Deletes the organisation's hivecheck cases, then the hivecheck observables left in other
+/// cases, whose run started more than `older_than` ago.
 pub async fn cleanup(
     session: &TheHive,
     older_than: Duration,
     dry_run: bool,
 ) -> Result<Vec<Considered>, ClientError> {
     let now = SystemTime::now();
-    let mut considered = Vec::new();
-    for case in session.cases_tagged("hivecheck").await? {
-        let run = case
-            .tags
+    let judge = |tags: &[String]| {
+        let run = tags
             .iter()
             .find_map(|t| t.strip_prefix("hivecheck:run="))
             .map(str::to_owned);
-        let started = run.as_deref().and_then(run_start);
-        let fate = match started {
-            None => Fate::NotOurs,
-            Some(at) if now.duration_since(at).unwrap_or_default() < older_than => Fate::Recent,
-            Some(_) if dry_run => Fate::Deleted,
-            Some(_) => match session.delete_case(case.id()).await {
-                Ok(()) => Fate::Deleted,
-                Err(e) => Fate::Failed(e.to_string()),
-            },
+        let fate = match run.as_deref().and_then(run_start) {
+            None => Some(Fate::NotOurs),
+            Some(at) if now.duration_since(at).unwrap_or_default() < older_than => {
+                Some(Fate::Recent)
+            }
+            Some(_) if dry_run => Some(Fate::Deleted),
+            // Old and ours: the caller deletes it.
+            Some(_) => None,
+        };
+        (run, fate)
+    };
+
+    let mut considered = Vec::new();
+    for case in session.cases_tagged("hivecheck").await? {
+        let (run, fate) = judge(&case.tags);
+        let fate = match fate {
+            Some(fate) => fate,
+            None => deleted(session.delete_case(case.id()).await),
         };
         considered.push(Considered {
+            kind: Kind::Case,
             id: case.id().to_owned(),
             title: case.title.clone(),
             run,
             fate,
         });
     }
+    // Listed after the cases are gone, so the observables of deleted cases are not counted.
+    for observable in session.observables_tagged("hivecheck", None).await? {
+        let (run, fate) = judge(&observable.tags);
+        let fate = match fate {
+            Some(fate) => fate,
+            None => deleted(session.delete_observable(observable.id()).await),
+        };
+        considered.push(Considered {
+            kind: Kind::Observable,
+            id: observable.id().to_owned(),
+            title: format!(
+                "{} {}",
+                observable.data_type,
+                observable.data.as_deref().unwrap_or("(no data)")
+            ),
+            run,
+            fate,
+        });
+    }
     Ok(considered)
+}
+
+fn deleted(result: Result<(), ClientError>) -> Fate {
+    match result {
+        Ok(()) => Fate::Deleted,
+        Err(e) => Fate::Failed(e.to_string()),
+    }
 }
 
 /// The start time encoded in a run id (`YYYYMMDDTHHMMSS-xxxx`, UTC).

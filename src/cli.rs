@@ -25,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios, against the built-in emulator unless a target URL is given.
     Run(Box<RunArgs>),
-    /// Delete the cases of earlier runs (only cases carrying a hivecheck run tag).
+    /// Delete what earlier runs left: cases, and observables in cases they did not create (only
+    /// what carries a hivecheck run tag).
     Cleanup(Box<CleanupArgs>),
     /// Check the operator runbook's assumptions against the target (creates nothing).
     Runbook(Box<RunbookArgs>),
@@ -305,15 +306,27 @@ fn cleanup(args: CleanupArgs) -> ExitCode {
                         format!("FAILED: {why}")
                     }
                 };
-                println!("{:<14} {} {}", what, case.id, case.title);
+                println!(
+                    "{:<14} {:<10} {} {}",
+                    what,
+                    case.kind.word(),
+                    case.id,
+                    case.title
+                );
             }
-            let deleted = considered
-                .iter()
-                .filter(|c| c.fate == crate::cleanup::Fate::Deleted)
-                .count();
+            let count = |kind: crate::cleanup::Kind| {
+                let of_kind = considered.iter().filter(|c| c.kind == kind);
+                let deleted = of_kind
+                    .clone()
+                    .filter(|c| c.fate == crate::cleanup::Fate::Deleted)
+                    .count();
+                (deleted, of_kind.count())
+            };
+            let (cases, all_cases) = count(crate::cleanup::Kind::Case);
+            let (observables, all_observables) = count(crate::cleanup::Kind::Observable);
             println!(
-                "cleanup: {deleted} of {} hivecheck cases {}",
-                considered.len(),
+                "cleanup: {cases} of {all_cases} hivecheck cases and {observables} of \
+                 {all_observables} hivecheck observables in other cases {}",
                 if args.dry_run {
                     "would be deleted"
                 } else {
@@ -493,13 +506,109 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Sends logs to stderr, filtered by `HIVECHECK_LOG` (e.g. `debug`, `hivecheck::http=debug`).
+/// Sends logs to stderr, filtered by `HIVECHECK_LOG` (e.g. `debug`, `hivecheck::http=debug`),
+/// through the one redaction function. Without the variable only hivecheck's (and the
+/// emulator's) warnings show, so other libraries' error lines do not mix with the report.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HIVECHECK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let spec = std::env::var("HIVECHECK_LOG").ok();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_env_filter(log_filter(spec.as_deref()))
+        .with_writer(|| RedactingWriter(std::io::stderr()))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// The filter when `HIVECHECK_LOG` is not set (or empty, or invalid).
+const DEFAULT_LOG: &str = "hivecheck=warn,emulator=warn";
+
+/// Dependencies that print headers or cookies at debug or trace level: `cookie_store` logs
+/// every `Set-Cookie` in full (the session cookie's value), `hyper`, `h2` and `reqwest` the
+/// headers of each request. They stay at `warn` unless `HIVECHECK_LOG` names them itself.
+const HEADER_LOGGERS: [&str; 7] = [
+    "cookie_store",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tower",
+];
+
+/// The filter for a `HIVECHECK_LOG` value: the value itself, with [`HEADER_LOGGERS`] it does
+/// not name held at `warn`.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = spec.map(str::trim).filter(|s| !s.is_empty());
+    let spec = match spec {
+        Some(spec) if tracing_subscriber::EnvFilter::try_new(spec).is_ok() => spec,
+        Some(spec) => {
+            eprintln!(
+                "warning: HIVECHECK_LOG=`{spec}` is not a valid filter; using `{DEFAULT_LOG}`"
+            );
+            DEFAULT_LOG
+        }
+        None => DEFAULT_LOG,
+    };
+    let named: Vec<&str> = spec
+        .split(',')
+        .map(|directive| {
+            directive
+                .split(['=', '['])
+                .next()
+                .unwrap_or_default()
+                .trim()
+        })
+        .collect();
+    let mut directives = spec.to_owned();
+    for target in HEADER_LOGGERS {
+        let is_named = named
+            .iter()
+            .any(|n| *n == target || n.starts_with(&format!("{target}::")));
+        if !is_named {
+            directives.push_str(&format!(",{target}=warn"));
+        }
+    }
+    tracing_subscriber::EnvFilter::new(directives)
+}
+
+/// Stderr, with every registered secret and credential-bearing header or field replaced
+/// before it is written. The fmt layer writes each event in one call, so a secret is never
+/// split between two writes.
+struct RedactingWriter(std::io::Stderr);
+
+impl std::io::Write for RedactingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let text = crate::client::redact_text(&String::from_utf8_lossy(bytes));
+        self.0.write_all(text.as_bytes())?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_loggers_stay_at_warn_unless_named() {
+        let debug = log_filter(Some("debug")).to_string();
+        let named = log_filter(Some("debug,cookie_store=trace")).to_string();
+
+        assert!(debug.contains("cookie_store=warn"), "{debug}");
+        assert!(debug.contains("hyper=warn"), "{debug}");
+        assert!(named.contains("cookie_store=trace"), "{named}");
+        assert!(!named.contains("cookie_store=warn"), "{named}");
+    }
+
+    #[test]
+    fn default_filter_shows_only_our_warnings() {
+        let default = log_filter(None).to_string();
+        let invalid = log_filter(Some("=[")).to_string();
+
+        assert!(default.contains("hivecheck=warn"), "{default}");
+        assert!(!default.split(',').any(|d| d == "warn"), "{default}");
+        assert_eq!(default, invalid);
+    }
 }

@@ -97,7 +97,7 @@ pub enum TargetPlan {
 pub enum ConfigError {
     /// The URL is unusable.
     #[error("invalid target URL")]
-    Url(#[source] ClientError),
+    Url(#[source] Box<ClientError>),
     /// A session has neither a password nor an API key, or a password without a login.
     #[error("no usable credentials for the {role} session: {detail}")]
     Credentials {
@@ -139,6 +139,26 @@ pub enum ConfigError {
         /// The names it has.
         available: String,
     },
+    /// The CA certificate file cannot be read, or holds no PEM certificate.
+    #[error("failed to use the CA certificate `{}` given by {origin}: {reason}", path.display())]
+    CaCert {
+        /// Where it was given: ``--ca-cert`` or ``ca_cert` of profile `staging``.
+        origin: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A profile gives one secret in two ways (`password` and `password_env`, …).
+    #[error("profile `{profile}` gives `{key}` more than once: as {given}")]
+    SecretTwice {
+        /// The profile.
+        profile: String,
+        /// The secret, e.g. `password`.
+        key: String,
+        /// The keys used, e.g. `` `password`, `password_env` ``.
+        given: String,
+    },
     /// A secret named by `*_env` or `*_file` cannot be read.
     #[error("failed to read the secret `{key}` of profile `{profile}`: {reason}")]
     Secret {
@@ -170,8 +190,18 @@ impl ConfigError {
                 "README.md, section \"Profiles\", lists the keys a profile takes".to_owned()
             }
             ConfigError::Secret { .. } => {
-                "export the variable, or check the file exists and is readable".to_owned()
+                "export the variable with the secret, or check that the file exists, is readable \
+                 and holds the secret"
+                    .to_owned()
             }
+            ConfigError::CaCert { .. } => {
+                "give a PEM file holding the CA certificate that signed TheHive's certificate"
+                    .to_owned()
+            }
+            ConfigError::SecretTwice { key, .. } => format!(
+                "keep one of `{key}_env` (a variable's name), `{key}_file` (a path) or `{key}` \
+                 (plain text, discouraged)"
+            ),
         }
     }
 }
@@ -183,6 +213,8 @@ impl ConfigError {
 struct Profile {
     url: Option<String>,
     org: Option<String>,
+    // The runbook's header spelling, as a key, means the same as `organization`.
+    #[serde(alias = "X-Organization", alias = "x-organization")]
     organization: Option<String>,
     user: Option<String>,
     password: Option<String>,
@@ -214,21 +246,42 @@ struct ConfigFile {
 }
 
 impl TargetArgs {
-    /// Merges the profile (if any), checks the result, and says where the run goes.
+    /// Merges the profile (if any), checks the result, and says where the run goes. What
+    /// works but deserves attention (a plain-text secret, the American spelling) is logged as
+    /// a warning.
     pub fn resolve(&self) -> Result<TargetPlan, ConfigError> {
+        let mut warnings = Vec::new();
+        let plan = self.plan(&mut warnings);
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        plan
+    }
+
+    fn plan(&self, warnings: &mut Vec<String>) -> Result<TargetPlan, ConfigError> {
         let args = match &self.profile {
-            Some(name) => self.with_profile(name)?,
+            Some(name) => self.with_profile(name, warnings)?,
             None => self.clone(),
         };
         let Some(url) = &args.url else {
             return Ok(TargetPlan::Builtin);
         };
         let mut endpoint = Endpoint::parse(url)
-            .map_err(ConfigError::Url)?
+            .map_err(|e| ConfigError::Url(Box::new(e)))?
             .with_insecure(args.insecure)
             .with_api(args.api);
-        if let Some(ca) = &args.ca_cert {
-            endpoint = endpoint.with_ca_cert(ca);
+        if let Some(path) = &args.ca_cert {
+            let origin = match (&self.ca_cert, &self.profile) {
+                (None, Some(profile)) => format!("`ca_cert` of profile `{profile}`"),
+                _ => "`--ca-cert`".to_owned(),
+            };
+            endpoint = endpoint
+                .with_ca_file(path)
+                .map_err(|reason| ConfigError::CaCert {
+                    origin,
+                    path: path.clone(),
+                    reason,
+                })?;
         }
         let method = args.auth.unwrap_or_default();
         let user = credentials("user", &args.user, &args.password, &args.api_key, method)?
@@ -246,7 +299,7 @@ impl TargetArgs {
         Ok(TargetPlan::Remote(Box::new(Target {
             label: format!("TheHive at {}", endpoint.base()),
             endpoint,
-            org: args.organisation(),
+            org: args.pick_organisation(warnings),
             user,
             admin,
             cortex: args.cortex_id.clone(),
@@ -256,25 +309,37 @@ impl TargetArgs {
 
     /// The organisation, accepting the American spelling with a warning.
     pub fn organisation(&self) -> Option<String> {
+        let mut warnings = Vec::new();
+        let org = self.pick_organisation(&mut warnings);
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        org
+    }
+
+    fn pick_organisation(&self, warnings: &mut Vec<String>) -> Option<String> {
         match (&self.org, &self.organization) {
             (Some(org), _) => Some(org.clone()),
             (None, Some(org)) => {
-                tracing::warn!(
+                warnings.push(format!(
                     "`organization` accepted as the organisation `{org}`; TheHive reads only the \
                      `X-Organisation` header (British spelling), which is what hivecheck sends"
-                );
+                ));
                 Some(org.clone())
             }
             (None, None) => None,
         }
     }
 
-    fn with_profile(&self, name: &str) -> Result<TargetArgs, ConfigError> {
+    fn with_profile(
+        &self,
+        name: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<TargetArgs, ConfigError> {
         let profile = load_profile(&self.config, name)?;
-        let secret = |plain: &Option<String>,
-                      env: &Option<String>,
-                      file: &Option<PathBuf>,
-                      key: &str| { read_secret(name, key, plain, env, file) };
+        // Relative paths in the file mean the same wherever hivecheck is started from.
+        let dir = self.config.parent().unwrap_or(Path::new(""));
+        let relative = |path: &Option<PathBuf>| path.as_ref().map(|p| dir.join(p));
         let mut merged = self.clone();
         let fill = |slot: &mut Option<String>, value: Option<String>| {
             if slot.is_none() {
@@ -287,41 +352,54 @@ impl TargetArgs {
         fill(&mut merged.user, profile.user.clone());
         fill(&mut merged.admin_user, profile.admin_user.clone());
         fill(&mut merged.cortex_id, profile.cortex_id.clone());
-        if merged.password.is_none() {
-            merged.password = secret(
+        let secrets = [
+            (
+                "password",
                 &profile.password,
                 &profile.password_env,
                 &profile.password_file,
-                "password",
-            )?;
-        }
-        if merged.api_key.is_none() {
-            merged.api_key = secret(
+                &mut merged.password,
+            ),
+            (
+                "api_key",
                 &profile.api_key,
                 &profile.api_key_env,
                 &profile.api_key_file,
-                "api_key",
-            )?;
-        }
-        if merged.admin_password.is_none() {
-            merged.admin_password = secret(
+                &mut merged.api_key,
+            ),
+            (
+                "admin_password",
                 &profile.admin_password,
                 &profile.admin_password_env,
                 &profile.admin_password_file,
-                "admin_password",
-            )?;
-        }
-        if merged.admin_api_key.is_none() {
-            merged.admin_api_key = secret(
+                &mut merged.admin_password,
+            ),
+            (
+                "admin_api_key",
                 &profile.admin_api_key,
                 &profile.admin_api_key_env,
                 &profile.admin_api_key_file,
-                "admin_api_key",
-            )?;
+                &mut merged.admin_api_key,
+            ),
+        ];
+        for (key, plain, env, file, slot) in secrets {
+            let source = secret_source(name, key, plain, env, &relative(file))?;
+            // The warning is about the file, so it is given even when a flag or variable
+            // overrides the value: the secret still sits there in plain text.
+            if matches!(source, Some(SecretSource::Plain(_))) {
+                warnings.push(format!(
+                    "profile `{name}` holds `{key}` in plain text; prefer `{key}_env` (a \
+                     variable's name) or `{key}_file` (a path), and keep the file out of \
+                     version control"
+                ));
+            }
+            if slot.is_none() {
+                *slot = source.map(|s| s.read(name, key)).transpose()?;
+            }
         }
         merged.api = merged.api.or(profile.api);
         merged.auth = merged.auth.or(profile.auth);
-        merged.ca_cert = merged.ca_cert.or(profile.ca_cert);
+        merged.ca_cert = merged.ca_cert.or(relative(&profile.ca_cert));
         merged.insecure |= profile.insecure;
         Ok(merged)
     }
@@ -357,35 +435,79 @@ fn load_profile(path: &Path, name: &str) -> Result<Profile, ConfigError> {
         })
 }
 
-fn read_secret(
+/// Where a profile takes one secret from.
+enum SecretSource {
+    /// Written in the file.
+    Plain(String),
+    /// The name of an environment variable.
+    Env(String),
+    /// A file holding the secret (a trailing newline is not part of it).
+    File(PathBuf),
+}
+
+/// The one way a profile gives `key`, or an error when it gives more than one.
+fn secret_source(
     profile: &str,
     key: &str,
     plain: &Option<String>,
     env: &Option<String>,
     file: &Option<PathBuf>,
-) -> Result<Option<String>, ConfigError> {
-    let fail = |suffix: &str, reason: String| ConfigError::Secret {
-        profile: profile.to_owned(),
-        key: format!("{key}{suffix}"),
-        reason,
-    };
+) -> Result<Option<SecretSource>, ConfigError> {
+    let mut given: Vec<(String, SecretSource)> = Vec::new();
+    if let Some(value) = plain {
+        given.push((format!("`{key}`"), SecretSource::Plain(value.clone())));
+    }
     if let Some(variable) = env {
-        return std::env::var(variable)
-            .map(Some)
-            .map_err(|_| fail("_env", format!("the variable `{variable}` is not set")));
+        given.push((format!("`{key}_env`"), SecretSource::Env(variable.clone())));
     }
     if let Some(path) = file {
-        return std::fs::read_to_string(path)
-            .map(|text| Some(text.trim_end_matches(['\n', '\r']).to_owned()))
-            .map_err(|e| fail("_file", format!("{}: {e}", path.display())));
+        given.push((format!("`{key}_file`"), SecretSource::File(path.clone())));
     }
-    if plain.is_some() {
-        tracing::warn!(
-            "profile `{profile}` holds `{key}` in plain text; prefer `{key}_env` (a variable's \
-             name) or `{key}_file` (a path), and keep the file out of version control"
-        );
+    if given.len() > 1 {
+        return Err(ConfigError::SecretTwice {
+            profile: profile.to_owned(),
+            key: key.to_owned(),
+            given: given
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
+        });
     }
-    Ok(plain.clone())
+    Ok(given.pop().map(|(_, source)| source))
+}
+
+impl SecretSource {
+    /// The secret itself; an unset variable, an unreadable file and an empty value are errors.
+    fn read(self, profile: &str, key: &str) -> Result<String, ConfigError> {
+        let fail = |suffix: &str, reason: String| ConfigError::Secret {
+            profile: profile.to_owned(),
+            key: format!("{key}{suffix}"),
+            reason,
+        };
+        let (suffix, value, empty) = match self {
+            SecretSource::Plain(value) => ("", value, "it is empty".to_owned()),
+            SecretSource::Env(variable) => {
+                let value = std::env::var(&variable)
+                    .map_err(|_| fail("_env", format!("the variable `{variable}` is not set")))?;
+                ("_env", value, format!("the variable `{variable}` is empty"))
+            }
+            SecretSource::File(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| fail("_file", format!("`{}`: {e}", path.display())))?;
+                let value = text.trim_end_matches(['\n', '\r']).to_owned();
+                (
+                    "_file",
+                    value,
+                    format!("the file `{}` is empty", path.display()),
+                )
+            }
+        };
+        if value.is_empty() {
+            return Err(fail(suffix, empty));
+        }
+        Ok(value)
+    }
 }
 
 fn credentials(
@@ -395,6 +517,16 @@ fn credentials(
     key: &Option<String>,
     method: PasswordAuth,
 ) -> Result<Option<Auth>, ConfigError> {
+    let empty = |what: &str| ConfigError::Credentials {
+        role,
+        detail: format!("an empty {what}"),
+    };
+    if key.as_deref() == Some("") {
+        return Err(empty("API key"));
+    }
+    if password.as_deref() == Some("") && key.is_none() {
+        return Err(empty("password"));
+    }
     match (login, password, key) {
         (_, _, Some(key)) => Ok(Some(Auth::ApiKey {
             key: Secret::new(key.clone()),
@@ -514,6 +646,202 @@ mod tests {
         let (_keep, args) = with_file("[profile.staging]\nurl = \"http://a\"\n", "prod");
         let err = args.resolve().unwrap_err();
         assert!(err.to_string().contains("(profiles: staging)"), "{err}");
+    }
+
+    /// Resolves `args` and returns the warnings it would log.
+    fn warnings_of(args: &TargetArgs) -> (Result<TargetPlan, ConfigError>, String) {
+        let mut warnings = Vec::new();
+        let plan = args.plan(&mut warnings);
+        (plan, warnings.join("\n"))
+    }
+
+    #[test]
+    fn every_plain_text_secret_of_the_profile_draws_a_warning() {
+        let (_keep, mut args) = with_file(
+            "[profile.p]\nurl = \"http://a\"\nuser = \"u\"\npassword = \"pw-sentinel\"\n\
+             admin_user = \"admin\"\nadmin_api_key = \"key-sentinel\"\n",
+            "p",
+        );
+        // A flag overriding the password does not take it out of the file.
+        args.password = Some("from-the-flag".into());
+
+        let (resolved, warnings) = warnings_of(&args);
+
+        assert!(resolved.is_ok(), "{:?}", resolved.err());
+        assert!(
+            warnings.contains("holds `password` in plain text"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("holds `admin_api_key` in plain text"),
+            "{warnings}"
+        );
+        assert!(!warnings.contains("sentinel"), "{warnings}");
+    }
+
+    #[test]
+    fn secrets_from_variables_and_files_draw_no_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let (_keep, args) = with_file(
+            &format!(
+                "[profile.p]\nurl = \"http://a\"\nuser = \"u\"\npassword_file = \"{}\"\n",
+                dir.path().join("pw").display()
+            ),
+            "p",
+        );
+
+        let (resolved, warnings) = warnings_of(&args);
+
+        assert!(resolved.is_ok(), "{:?}", resolved.err());
+        assert!(!warnings.contains("plain text"), "{warnings}");
+    }
+
+    #[test]
+    fn missing_secret_file_names_the_key_and_the_path() {
+        let (_keep, args) = with_file(
+            "[profile.p]\nurl = \"http://a\"\nuser = \"u\"\npassword_file = \"/nonexistent/hivecheck-pw\"\n",
+            "p",
+        );
+
+        let err = args.resolve().unwrap_err();
+
+        let text = err.to_string();
+        assert!(text.contains("`password_file` of profile `p`"), "{text}");
+        assert!(text.contains("/nonexistent/hivecheck-pw"), "{text}");
+        assert!(err.hint().contains("the file exists"), "{}", err.hint());
+    }
+
+    #[test]
+    fn empty_secret_file_is_refused() {
+        let (keep, _) = with_file("", "p");
+        std::fs::write(keep.path().join("empty"), "\n").unwrap();
+        let (_keep, args) = with_file(
+            &format!(
+                "[profile.p]\nurl = \"http://a\"\nadmin_user = \"a\"\nadmin_password_file = \"{}\"\napi_key = \"k\"\n",
+                keep.path().join("empty").display()
+            ),
+            "p",
+        );
+
+        let err = args.resolve().unwrap_err();
+
+        assert!(err.to_string().contains("is empty"), "{err}");
+        assert!(err.to_string().contains("`admin_password_file`"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_given_twice_is_refused() {
+        let (_keep, args) = with_file(
+            "[profile.p]\nurl = \"http://a\"\nuser = \"u\"\npassword = \"x\"\npassword_env = \"PW\"\n",
+            "p",
+        );
+
+        let err = args.resolve().unwrap_err();
+
+        assert!(
+            err.to_string()
+                .contains("gives `password` more than once: as `password` and `password_env`"),
+            "{err}"
+        );
+        assert!(err.hint().contains("keep one of"), "{}", err.hint());
+    }
+
+    #[test]
+    fn empty_password_flag_is_refused() {
+        let args = TargetArgs {
+            url: Some("http://a".into()),
+            user: Some("u".into()),
+            password: Some(String::new()),
+            ..Default::default()
+        };
+
+        let err = args.resolve().unwrap_err();
+
+        assert!(err.to_string().contains("an empty password"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_in_the_file_are_read_from_its_directory() {
+        let (keep, _) = with_file("", "p");
+        std::fs::write(keep.path().join("pw"), "from-beside-the-file").unwrap();
+        let path = keep.path().join("hivecheck.toml");
+        std::fs::write(
+            &path,
+            "[profile.p]\nurl = \"http://a\"\nuser = \"u\"\npassword_file = \"pw\"\n",
+        )
+        .unwrap();
+        let args = TargetArgs {
+            profile: Some("p".into()),
+            config: path,
+            ..Default::default()
+        };
+
+        let TargetPlan::Remote(target) = args.resolve().unwrap() else {
+            panic!("remote")
+        };
+
+        let Auth::Session { password, .. } = &target.user else {
+            panic!("session")
+        };
+        assert_eq!(password.expose(), "from-beside-the-file");
+    }
+
+    #[test]
+    fn runbook_spellings_of_the_organisation_key_are_accepted_with_a_warning() {
+        for key in ["organization", "X-Organization", "x-organization"] {
+            let (_keep, args) = with_file(
+                &format!("[profile.p]\nurl = \"http://a\"\n\"{key}\" = \"SOC\"\napi_key = \"k\"\n"),
+                "p",
+            );
+
+            let (resolved, warnings) = warnings_of(&args);
+
+            let Ok(TargetPlan::Remote(target)) = resolved else {
+                panic!("{key}: {:?}", resolved.err())
+            };
+            assert_eq!(target.org.as_deref(), Some("SOC"), "{key}");
+            assert!(warnings.contains("X-Organisation"), "{key}: {warnings}");
+        }
+    }
+
+    #[test]
+    fn ca_cert_that_is_missing_or_not_pem_is_a_usage_error_naming_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "this is not a certificate\n").unwrap();
+        for (path, reason) in [
+            (dir.path().join("missing.pem"), "No such file"),
+            (not_pem, "no PEM certificate"),
+        ] {
+            let args = TargetArgs {
+                url: Some("https://a".into()),
+                api_key: Some("k".into()),
+                ca_cert: Some(path),
+                ..Default::default()
+            };
+
+            let err = args.resolve().unwrap_err();
+
+            assert!(matches!(err, ConfigError::CaCert { .. }), "{err}");
+            assert!(err.to_string().contains("`--ca-cert`"), "{err}");
+            assert!(err.to_string().contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn ca_cert_of_a_profile_is_named_as_the_profile_key() {
+        let (_keep, args) = with_file(
+            "[profile.p]\nurl = \"https://a\"\napi_key = \"k\"\nca_cert = \"missing.pem\"\n",
+            "p",
+        );
+
+        let err = args.resolve().unwrap_err();
+
+        assert!(
+            err.to_string().contains("`ca_cert` of profile `p`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub const PREFLIGHT_ORGANISATION: u8 = 13;
 pub const PREFLIGHT_CORTEX: u8 = 14;
 /// Preflight: a scenario's analyzer is missing on its server or does not take its data type.
 pub const PREFLIGHT_ANALYZER: u8 = 15;
-/// Preflight: TheHive 5's licence does not allow what a scenario needs.
+/// Preflight: TheHive 5's licence has expired, or does not allow what a scenario needs.
 pub const PREFLIGHT_LICENCE: u8 = 16;
+/// Preflight: something answers at the URL, but not as TheHive's API in the version used
+/// (a missing route: wrong `--api` or context path; a server error; an unreadable body).
+pub const PREFLIGHT_API: u8 = 17;
 /// The container stack could not be brought up (no Docker, an image missing, a bootstrap step).
 pub const STACK: u8 = 6;

@@ -42,6 +42,12 @@ pub enum ClientError {
         /// Why it is unusable.
         reason: String,
     },
+    /// The configured URL carries a login or password (`https://user:pw@host`).
+    #[error("the URL `{url}` carries a login or password")]
+    CredentialsInUrl {
+        /// The URL with its credentials cut out.
+        url: String,
+    },
     /// No HTTP answer at all: DNS, connection, TLS or a time-out.
     #[error("failed to reach TheHive for {method} {path} at `{base}`")]
     Transport {
@@ -56,7 +62,7 @@ pub enum ClientError {
         source: reqwest::Error,
     },
     /// 401: the credentials, or the organisation header, were refused.
-    #[error("{who} failed to authenticate: {message} (401 on {method} {path})")]
+    #[error("{who} failed to authenticate: {message} (401 {kind} on {method} {path})")]
     Authentication {
         /// Which session, e.g. ``user session `analyst@thehive.local` ``.
         who: String,
@@ -64,6 +70,8 @@ pub enum ClientError {
         method: String,
         /// The request path.
         path: String,
+        /// TheHive's error type (`AuthenticationError`), or `-` when the body was empty.
+        kind: String,
         /// TheHive's message, or a note when the body was empty.
         message: String,
     },
@@ -82,7 +90,10 @@ pub enum ClientError {
         message: String,
     },
     /// 400 `AttributeCheckingError`: required fields missing or invalid.
-    #[error("{method} {path} was refused for attributes {}: {message}", attributes.join(", "))]
+    #[error(
+        "{method} {path} was refused for attributes {}: {message} (400 AttributeCheckingError)",
+        attributes.join(", ")
+    )]
     Attributes {
         /// The request method.
         method: String,
@@ -144,34 +155,49 @@ impl ClientError {
             ClientError::Api { status, .. } | ClientError::UnexpectedBody { status, .. } => {
                 Some(*status)
             }
-            ClientError::InvalidUrl { .. } | ClientError::Transport { .. } => None,
+            ClientError::InvalidUrl { .. }
+            | ClientError::CredentialsInUrl { .. }
+            | ClientError::Transport { .. } => None,
         }
     }
 
     /// Whether the failure is in TLS (an untrusted or invalid certificate, a handshake error)
     /// rather than in reaching the host at all.
+    ///
+    /// The cause chain is inspected by type, not by wording: the texts of DNS and connection
+    /// errors contain the host name, and a host such as `alerts.invalid` or `ssl-gw.invalid`
+    /// must not read as a TLS failure. rustls reports every TLS failure as a `rustls::Error`,
+    /// which tokio-rustls wraps in an `io::Error` of kind `InvalidData`; `io::Error::source`
+    /// skips that wrapped error, so it is reached through `get_ref`.
     pub fn is_tls(&self) -> bool {
         let ClientError::Transport { source, .. } = self else {
             return false;
         };
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
         while let Some(error) = cause {
-            let text = error.to_string().to_ascii_lowercase();
-            // rustls words its failures this way; "connection refused" has none of them.
-            let tls_words = [
-                "certificate",
-                "tls",
-                "handshake",
-                "ssl",
-                "corrupt message",
-                "alert",
-            ];
-            if tls_words.iter().any(|w| text.contains(w)) {
+            if error.is::<rustls::Error>() {
                 return true;
             }
-            cause = error.source();
+            let wrapped = error
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref);
+            cause = match wrapped {
+                Some(inner) => Some(inner),
+                None => error.source(),
+            };
         }
         false
+    }
+
+    /// Whether this is TheHive's catch-all 404 for a route it does not have: its message is
+    /// the request path, prefixed by the context path when TheHive runs under one
+    /// (`/thehive/api/status` for a request to `/api/status`).
+    pub fn is_route_missing(&self) -> bool {
+        let ClientError::NotFound { message, path, .. } = self else {
+            return false;
+        };
+        let bare = path.split('?').next().unwrap_or(path);
+        message.starts_with('/') && message.ends_with(bare)
     }
 
     /// What the operator can try next, in one sentence.
@@ -180,6 +206,10 @@ impl ClientError {
             ClientError::InvalidUrl { .. } => {
                 "give the base URL with its scheme, e.g. https://thehive.example.org or \
                  https://host/thehive when TheHive runs under a context path"
+            }
+            ClientError::CredentialsInUrl { .. } => {
+                "give the URL without them; use --user/--password or THEHIVE_USER/THEHIVE_PASSWORD \
+                 (or an API key) for the credentials"
             }
             ClientError::Transport { .. } => {
                 "check that TheHive runs at that URL and that its TLS certificate is trusted \
@@ -197,8 +227,9 @@ impl ClientError {
                 "TheHive requires these fields; a job needs analyzerId, artifactId and cortexId \
                  (the Cortex server name, e.g. cortex0)"
             }
-            ClientError::NotFound { message, path, .. } if message == path => {
-                "TheHive has no such route: this path does not exist on this version"
+            ClientError::NotFound { .. } if self.is_route_missing() => {
+                "TheHive has no such route: the path does not exist on this version, or the \
+                 URL's context path is wrong"
             }
             ClientError::NotFound { .. } => "check the id and the organisation it belongs to",
             ClientError::Api { status: 500, .. } => {
@@ -225,6 +256,54 @@ mod tests {
         };
         assert!(err.hint().unwrap().contains("no such route"));
         assert_eq!(err.status(), Some(404));
+    }
+
+    #[test]
+    fn route_not_found_under_a_context_path_is_recognised() {
+        let err = ClientError::NotFound {
+            method: "GET".into(),
+            path: "/api/connector/cortex/analyzer?range=all".into(),
+            kind: "NotFoundError".into(),
+            message: "/thehive/api/connector/cortex/analyzer".into(),
+        };
+        assert!(err.is_route_missing());
+        assert!(err.hint().unwrap().contains("context path"));
+
+        let entity = ClientError::NotFound {
+            method: "GET".into(),
+            path: "/api/case/~1".into(),
+            kind: "NotFoundError".into(),
+            message: "Case not found".into(),
+        };
+        assert!(!entity.is_route_missing());
+    }
+
+    #[test]
+    fn error_texts_give_status_type_and_message() {
+        let unauthorised = ClientError::Authentication {
+            who: "user session `a`".into(),
+            method: "GET".into(),
+            path: "/api/user/current".into(),
+            kind: "AuthenticationError".into(),
+            message: "Authentication failure".into(),
+        };
+        let attributes = ClientError::Attributes {
+            method: "POST".into(),
+            path: "/api/connector/cortex/job".into(),
+            attributes: vec!["cortexId".into()],
+            message: "[Attribute cortexId is missing]".into(),
+        };
+
+        assert_eq!(
+            unauthorised.to_string(),
+            "user session `a` failed to authenticate: Authentication failure \
+             (401 AuthenticationError on GET /api/user/current)"
+        );
+        assert_eq!(
+            attributes.to_string(),
+            "POST /api/connector/cortex/job was refused for attributes cortexId: \
+             [Attribute cortexId is missing] (400 AttributeCheckingError)"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod wire;
 pub use error::{ApiErrorBody, ClientError};
 pub use secret::{Secret, redact_text, register as register_secret};
 pub use session::{
-    ApiVersion, Auth, Endpoint, ORG_HEADER, ORG_HEADER_RUNBOOK, RawResponse, TheHive,
+    ApiVersion, Auth, Endpoint, ORG_HEADER, ORG_HEADER_RUNBOOK, RawResponse, TheHive, read_ca_certs,
 };
 pub use wire::{
     Analyzer, Case, CreateFailure, CreatedObservables, Job, JobStatus, NewCase, NewJob,

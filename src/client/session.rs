@@ -53,7 +53,8 @@ impl ApiVersion {
 pub struct Endpoint {
     base: String,
     timeout: Duration,
-    ca_cert: Option<std::path::PathBuf>,
+    ca_certs: Vec<reqwest::Certificate>,
+    ca_file: Option<std::path::PathBuf>,
     insecure: bool,
     api: Option<ApiVersion>,
 }
@@ -61,13 +62,19 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses a base URL, which may carry a context path (`https://host/thehive`).
     pub fn parse(url: &str) -> Result<Self, ClientError> {
+        let shown = without_userinfo(url);
         let invalid = |reason: &str| ClientError::InvalidUrl {
-            url: url.to_owned(),
+            url: shown.clone(),
             reason: reason.to_owned(),
         };
         let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(invalid("the scheme must be http or https"));
+        }
+        // Credentials in the URL would be printed with it (labels, logs, report.json), and
+        // reqwest would send them as Basic on every request besides the configured session.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ClientError::CredentialsInUrl { url: shown });
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(invalid("a base URL has no query or fragment"));
@@ -75,7 +82,8 @@ impl Endpoint {
         Ok(Endpoint {
             base: parsed.as_str().trim_end_matches('/').to_owned(),
             timeout: Duration::from_secs(30),
-            ca_cert: None,
+            ca_certs: Vec::new(),
+            ca_file: None,
             insecure: false,
             api: None,
         })
@@ -86,6 +94,11 @@ impl Endpoint {
     pub fn with_api(mut self, api: Option<ApiVersion>) -> Self {
         self.api = api;
         self
+    }
+
+    /// The API family fixed by `--api`, if any.
+    pub fn api(&self) -> Option<ApiVersion> {
+        self.api
     }
 
     /// The base URL without a trailing slash.
@@ -99,10 +112,19 @@ impl Endpoint {
         self
     }
 
-    /// Trusts an extra CA certificate (PEM) besides the system roots.
-    pub fn with_ca_cert(mut self, path: &Path) -> Self {
-        self.ca_cert = Some(path.to_owned());
+    /// Trusts extra CA certificates besides the system roots; [`read_ca_certs`] reads them
+    /// from a PEM file.
+    pub fn with_ca_certs(mut self, certs: Vec<reqwest::Certificate>) -> Self {
+        self.ca_certs = certs;
         self
+    }
+
+    /// Trusts the CA certificates of a PEM file, read now, and remembers the file for commands
+    /// that must reach the same server (a restore script).
+    pub fn with_ca_file(mut self, path: &Path) -> Result<Self, String> {
+        self.ca_certs = read_ca_certs(path)?;
+        self.ca_file = Some(path.to_owned());
+        Ok(self)
     }
 
     /// Accepts any certificate. Only ever on explicit request.
@@ -114,7 +136,7 @@ impl Endpoint {
     /// The extra CA certificate trusted, if any (for commands that must reach the same
     /// server, such as a restore script).
     pub fn ca_cert(&self) -> Option<&Path> {
-        self.ca_cert.as_deref()
+        self.ca_file.as_deref()
     }
 
     /// Whether any certificate is accepted.
@@ -129,27 +151,28 @@ impl Endpoint {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("hivecheck/", env!("CARGO_PKG_VERSION")))
             .tls_danger_accept_invalid_certs(self.insecure);
-        if let Some(path) = &self.ca_cert {
-            let invalid = |reason: String| ClientError::InvalidUrl {
-                url: self.base.clone(),
-                reason,
-            };
-            let pem = std::fs::read(path).map_err(|e| {
-                invalid(format!(
-                    "cannot read CA certificate {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                invalid(format!("{} is not a PEM certificate: {e}", path.display()))
-            })?;
-            builder = builder.add_root_certificate(cert);
+        for cert in &self.ca_certs {
+            builder = builder.add_root_certificate(cert.clone());
         }
         builder.build().map_err(|e| ClientError::InvalidUrl {
             url: self.base.clone(),
             reason: format!("cannot build an HTTP client: {e}"),
         })
     }
+}
+
+/// Reads the certificates of a PEM file (a CA or a bundle) to trust besides the system roots;
+/// a file without any `CERTIFICATE` block is an error, as is one that cannot be read.
+pub fn read_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+    if certs.is_empty() {
+        return Err(
+            "no PEM certificate in it (expected a `-----BEGIN CERTIFICATE-----` block)".to_owned(),
+        );
+    }
+    Ok(certs)
 }
 
 /// How a session authenticates.
@@ -433,6 +456,60 @@ impl TheHive {
         }
     }
 
+    /// The observables carrying `tag`, in the case `case_id` when given, else in the whole
+    /// organisation: v0 `POST /api/case/artifact/_search` (a `_parent` filter for the case),
+    /// v1 `POST /api/v1/query` (`getCase` → `observables`, or `listObservable`, then
+    /// `filter`).
+    pub async fn observables_tagged(
+        &self,
+        tag: &str,
+        case_id: Option<&str>,
+    ) -> Result<Vec<Observable>, ClientError> {
+        let tagged = json!({"_field": "tags", "_value": tag});
+        let (path, body) = match (self.api, case_id) {
+            (ApiVersion::V0, None) => (
+                "/api/case/artifact/_search?range=all",
+                json!({"query": tagged}),
+            ),
+            (ApiVersion::V0, Some(case)) => (
+                "/api/case/artifact/_search?range=all",
+                json!({"query": {"_and": [
+                    {"_parent": {"_type": "case", "_query": {"_id": case}}},
+                    tagged
+                ]}}),
+            ),
+            (ApiVersion::V1, None) => (
+                "/api/v1/query?name=hivecheck-observables",
+                json!({"query": [
+                    {"_name": "listObservable"},
+                    {"_name": "filter", "_eq": tagged}
+                ]}),
+            ),
+            (ApiVersion::V1, Some(case)) => (
+                "/api/v1/query?name=hivecheck-case-observables",
+                json!({"query": [
+                    {"_name": "getCase", "idOrName": case},
+                    {"_name": "observables"},
+                    {"_name": "filter", "_eq": tagged}
+                ]}),
+            ),
+        };
+        self.call(Method::POST, path, Some(&body)).await
+    }
+
+    /// Deletes an observable (and its jobs) for good: v0 `DELETE /api/case/artifact/{id}`,
+    /// v1 `DELETE /api/v1/observable/{id}`; both answer 204.
+    pub async fn delete_observable(&self, id: &str) -> Result<(), ClientError> {
+        let path = match self.api {
+            ApiVersion::V0 => format!("/api/case/artifact/{}", segment(id)),
+            ApiVersion::V1 => format!("/api/v1/observable/{}", segment(id)),
+        };
+        let response = self
+            .exchange(Method::DELETE, &path, None, ORG_HEADER)
+            .await?;
+        self.check(&Method::DELETE, &path, &response)
+    }
+
     /// Reads an observable with its `reports`.
     pub async fn get_observable(&self, id: &str) -> Result<Observable, ClientError> {
         let path = match self.api {
@@ -622,6 +699,7 @@ impl TheHive {
                 who: self.who.clone(),
                 method,
                 path,
+                kind,
                 message,
             },
             403 => ClientError::Forbidden {
@@ -673,6 +751,19 @@ fn attributes_in_message(message: &str) -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+/// The URL with anything between the scheme and an `@` of its authority cut out, so a URL
+/// that carries a login or password can be shown in an error.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}@{}", super::secret::REDACTED, &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 fn sensitive(value: &str) -> HeaderValue {
@@ -736,6 +827,28 @@ mod tests {
     fn base_url_keeps_context_path_without_trailing_slash() {
         let endpoint = Endpoint::parse("https://host.example/thehive/").unwrap();
         assert_eq!(endpoint.base(), "https://host.example/thehive");
+    }
+
+    #[test]
+    fn base_url_with_credentials_is_refused_without_showing_them() {
+        for url in [
+            "https://analyst:hunter2-sentinel@thehive.example/thehive",
+            "https://hunter2-sentinel@thehive.example",
+        ] {
+            let err = Endpoint::parse(url).unwrap_err();
+            let text = format!("{err} {}", err.hint().unwrap_or_default());
+
+            assert!(matches!(err, ClientError::CredentialsInUrl { .. }), "{err}");
+            assert!(!text.contains("hunter2-sentinel"), "{text}");
+            assert!(text.contains("thehive.example"), "{text}");
+            assert!(text.contains("THEHIVE_USER/THEHIVE_PASSWORD"), "{text}");
+        }
+    }
+
+    #[test]
+    fn unparsable_url_with_credentials_is_shown_without_them() {
+        let err = Endpoint::parse("https://u:hunter2-sentinel@[::1").unwrap_err();
+        assert!(!err.to_string().contains("hunter2-sentinel"), "{err}");
     }
 
     #[test]

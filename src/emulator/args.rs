@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::config::{CortexServerConfig, EmulatorConfig, Latency, Profile, Role};
+use super::config::{CortexServerConfig, EmulatorConfig, Latency, LicenceState, Profile, Role};
 use super::error::EmulatorError;
 
 /// Flags of `hivecheck emulate`; unset flags keep the [`EmulatorConfig`] defaults, except
@@ -93,6 +93,10 @@ pub struct EmulatorArgs {
     /// Role `thehive`: how long a Cortex connector status is reused before a new check.
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     pub status_check_interval: Duration,
+    /// Profile `thehive5`: the licence reported: `trial` (no licence, the 14-day Platinum
+    /// trial running), `expired-trial`, or the plan of an installed licence (e.g. `Gold`).
+    #[arg(long, default_value = "trial", value_name = "trial|expired-trial|PLAN")]
+    pub licence: String,
 }
 
 impl fmt::Debug for EmulatorArgs {
@@ -129,6 +133,7 @@ impl fmt::Debug for EmulatorArgs {
             .field("cortex_key", &redacted(self.cortex_key.is_some()))
             .field("cortex_basic_auth", &self.cortex_basic_auth)
             .field("status_check_interval", &self.status_check_interval)
+            .field("licence", &self.licence)
             .finish()
     }
 }
@@ -194,6 +199,18 @@ impl EmulatorArgs {
             });
         }
 
+        let licence = match self.licence.trim() {
+            "" => {
+                return Err(EmulatorError::InvalidOption {
+                    option: "--licence",
+                    reason: "expected trial, expired-trial or a plan name".to_owned(),
+                });
+            }
+            "trial" => LicenceState::Trial,
+            "expired-trial" => LicenceState::ExpiredTrial,
+            plan => LicenceState::Installed(plan.to_owned()),
+        };
+
         Ok(EmulatorConfig {
             bind: self.bind,
             context_path,
@@ -220,6 +237,7 @@ impl EmulatorArgs {
             cortex_key: self.cortex_key,
             cortex_basic_auth: self.cortex_basic_auth,
             status_check_interval: self.status_check_interval,
+            licence,
         })
     }
 }
@@ -381,6 +399,24 @@ mod tests {
         let cli = Cli::parse_from(["x", "--role", "thehive"]);
 
         assert!(cli.args.into_config().is_err());
+    }
+
+    #[test]
+    fn licence_flag_names_a_trial_state_or_a_plan() {
+        let parse = |value: &str| {
+            Cli::parse_from(["x", "--licence", value])
+                .args
+                .into_config()
+                .map(|c| c.licence)
+        };
+
+        assert_eq!(parse("trial").unwrap(), LicenceState::Trial);
+        assert_eq!(parse("expired-trial").unwrap(), LicenceState::ExpiredTrial);
+        assert_eq!(
+            parse("Gold").unwrap(),
+            LicenceState::Installed("Gold".to_owned())
+        );
+        assert!(parse(" ").is_err());
     }
 
     #[test]

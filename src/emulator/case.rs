@@ -365,3 +365,77 @@ pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Respons
         total,
     ))
 }
+
+/// `DELETE /api/case/artifact/{id}` (v0), `DELETE /api/v1/observable/{id}` (TheHive 4 v1 and
+/// 5): removes the observable and its jobs; 204. TH4 `controllers/v0/ObservableCtrl.scala` and
+/// `v1/ObservableCtrl.scala` `delete` look it up with `canManage` (`manageObservable`) and
+/// answer `NoContent`; the TheHive 5.7.3 OpenAPI documents the same 204 for the v1 path.
+pub(crate) async fn delete_observable(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    let (mut store, ctx) = app.enter(&call, now_ms())?;
+    let key = store
+        .find_observable(&ctx.org, &id)
+        .filter(|_| ctx.has("manageObservable"))
+        .and_then(|obs| super::store::id_key(&obs.id))
+        .ok_or_else(|| ApiError::not_found("Observable not found"))?;
+    if let Some(obs) = store.observables.remove(&key) {
+        store.jobs.retain(|_, j| j.observable_id != obs.id);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// An observable as `_search` filters see it, with its case as `_parent` (`_type` `case`).
+struct ObservableDoc {
+    json: Value,
+    case: Value,
+}
+
+impl super::query::Document for ObservableDoc {
+    fn json(&self) -> &Value {
+        &self.json
+    }
+    fn parent(&self) -> Option<(&str, &Value)> {
+        Some(("case", &self.case))
+    }
+}
+
+/// `POST /api/case/artifact/_search` (v0): the organisation's observables matching `query`
+/// (with `_parent` on the case), paged by `range`, with `X-Total` (TH4
+/// `controllers/v0/ObservableCtrl.scala` `search`, SG `QueryExecutor`).
+pub(crate) async fn search_observables(
+    State(app): State<App>,
+    call: Call,
+) -> Result<Response, ApiError> {
+    app.sync().await;
+    let now = now_ms();
+    let (store, ctx) = app.enter(&call, now)?;
+    let filter = call
+        .fields
+        .get("query")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let range = super::request::parse_range(call.str_field("range"))?;
+    let mut matching = Vec::new();
+    for obs in store.observables.values() {
+        let Some(case) = store.find_case(&ctx.org, &obs.case_id) else {
+            continue;
+        };
+        let doc = ObservableDoc {
+            json: store.observable_json(obs, now),
+            case: store.case_json(case, &ctx),
+        };
+        let keep =
+            super::query::matches(&filter, &doc).map_err(|e| ApiError::search(e.to_string()))?;
+        if keep {
+            matching.push(doc.json);
+        }
+    }
+    let total = matching.len();
+    Ok(super::request::listing(
+        super::request::apply_range(matching, range),
+        total,
+    ))
+}

@@ -39,6 +39,19 @@ pub enum Role {
     Cortex,
 }
 
+/// The licence the TheHive 5 profile reports (`GET /api/v1/license/current`, and `license`
+/// in `GET /api/v1/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LicenceState {
+    /// No licence installed, and the 14-day Platinum trial of a fresh installation running.
+    #[default]
+    Trial,
+    /// No licence installed, and the trial over (a real TheHive 5 is then read-only).
+    ExpiredTrial,
+    /// An installed licence of this plan (e.g. `Gold`), valid for a year from the start.
+    Installed(String),
+}
+
 /// A uniformly distributed duration between `min` and `max` (inclusive), drawn from the seeded
 /// generator of the emulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +142,8 @@ pub struct EmulatorConfig {
     /// [`Role::TheHive`]: how long a Cortex connector status stays valid before `/api/status`
     /// checks the servers again (`cortex.statusCheckInterval`, 1 minute in TheHive).
     pub status_check_interval: Duration,
+    /// [`Profile::TheHive5`]: the licence reported.
+    pub licence: LicenceState,
 }
 
 /// A random secret of `len` alphanumeric characters.
@@ -167,6 +182,7 @@ impl Default for EmulatorConfig {
             cortex_key: None,
             cortex_basic_auth: false,
             status_check_interval: Duration::from_secs(60),
+            licence: LicenceState::Trial,
         }
     }
 }
@@ -201,6 +217,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("cortex_key", &self.cortex_key.as_ref().map(|_| REDACTED))
             .field("cortex_basic_auth", &self.cortex_basic_auth)
             .field("status_check_interval", &self.status_check_interval)
+            .field("licence", &self.licence)
             .finish()
     }
 }

@@ -81,8 +81,9 @@
 //!   4 may refuse. The TheHive 4 `/api/v1/query` only supports `getObservable` → `jobs` (+
 //!   `filter`, `sort`, `page`), without `extraData`.
 //! * **Entities and endpoints** (TheHive 4 profile): only the routes of the workflow exist:
-//!   login/logout, current user, status and health, case create/get/delete, observable
-//!   create/get (v0, and the v1 twins `/api/v1/case…` and `/api/v1/observable/{id}`), Cortex
+//!   login/logout, current user, status and health, case create/get/delete and v0 `_search`,
+//!   observable create/get/delete and v0 `_search` (v0, and the v1 twins `/api/v1/case…` and
+//!   `/api/v1/observable/{id}`), Cortex
 //!   analyzers and jobs, and one organisation config item at a time. There is no `GET /api/config/organisation` (whole
 //!   object), no user, organisation, profile or API-key management, no alerts, tasks, logs,
 //!   custom fields (v1 `customFields` is always `[]`), case templates, sharing, audit or stream
@@ -103,7 +104,8 @@
 //!
 //! * **Routes**: only the v1 routes of the workflow exist (login/logout, current user, user
 //!   creation, memberships and key renewal, organisation creation, licence, status, query,
-//!   case create/get/delete, observable create/get, Cortex analyzers and jobs, bulk jobs),
+//!   case create/get/delete, observable create/get/delete, Cortex analyzers and jobs, bulk
+//!   jobs),
 //!   plus the legacy `/api/connector/cortex/…` analyzer and job paths, `GET /api/status`,
 //!   `POST /api/organisation` and `/api/config/organisation/{path}` (kept in TheHive 4 form,
 //!   after a third-party claim, research note Q10). Every other v0 path (`/api/login`,
@@ -128,10 +130,14 @@
 //!   TheHive 4's Cortex connector object, `features` is empty and `gitDescription` is the
 //!   version; `/api/v1/status/public` says `mitreCatalog: "Done"` [?]; the legacy
 //!   `/api/status` copies a 5.1.4 capture (`Play` `2.8.x`, `authType` without `basic`).
-//! * **Licence**: always the not-found variant with a Platinum 14-day trial fallback starting
-//!   at emulator start (id, customer, capabilities and quotas are made up); no licence can be
-//!   installed, nothing becomes read-only, several Cortex servers need no paid plan, and
-//!   RunAnalyzer notifications use the TheHive 4 configuration format.
+//! * **Licence**: by default the not-found variant with a Platinum 14-day trial fallback
+//!   starting at emulator start; `licence` (`--licence`) can make that trial one that ended a
+//!   day ago, or report an installed licence (the `{license}` variant) of another plan, whose
+//!   `kind` `Standard` is made up [I]. Ids, customer, capabilities and quotas are made up, the
+//!   expired status `error` text is inferred [I], no licence can be installed through the API,
+//!   nothing becomes read-only when it expires, no plan limits anything (RunAnalyzer
+//!   notifications run on any plan, several Cortex servers need no paid plan), and RunAnalyzer
+//!   notifications use the TheHive 4 configuration format.
 //! * **Users and organisations**: profiles are `admin`, `org-admin`, `analyst`, `read-only`
 //!   with TheHive 4's permission lists; creating users or organisations and setting
 //!   memberships need the admin organisation (creating a user also works for an org-admin
@@ -166,6 +172,6 @@ mod th5_query;
 mod th5_shape;
 
 pub use args::EmulatorArgs;
-pub use config::{CortexServerConfig, EmulatorConfig, Latency, Profile, Role};
+pub use config::{CortexServerConfig, EmulatorConfig, Latency, LicenceState, Profile, Role};
 pub use error::EmulatorError;
 pub use server::{Emulator, router, serve};

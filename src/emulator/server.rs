@@ -125,7 +125,11 @@ fn thehive4_routes(prefix: &str) -> Router<App> {
         ("/case/_search", post(case::search)),
         ("/case/{id}", get(case::get).delete(case::delete)),
         ("/case/{id}/artifact", post(case::create_observable)),
-        ("/case/artifact/{id}", get(case::get_observable)),
+        ("/case/artifact/_search", post(case::search_observables)),
+        (
+            "/case/artifact/{id}",
+            get(case::get_observable).delete(case::delete_observable),
+        ),
         (
             "/config/organisation/{path}",
             get(org_config::get).put(org_config::set),
@@ -159,7 +163,7 @@ fn thehive4_routes(prefix: &str) -> Router<App> {
         )
         .route(
             &format!("{v1}/observable/{{id}}"),
-            get(case::get_observable_v1),
+            get(case::get_observable_v1).delete(case::delete_observable),
         );
     analyzer_routes(routes, &connector)
         .route(&format!("{connector}/job"), post(cortex::create_job))
@@ -240,7 +244,7 @@ fn thehive5_routes(prefix: &str) -> Router<App> {
         )
         .route(
             &format!("{v1}/observable/{{id}}"),
-            get(case::get_observable_th5),
+            get(case::get_observable_th5).delete(case::delete_observable),
         )
         .route(
             &format!("{v1}/connector/cortex/job/_bulk"),

@@ -222,7 +222,8 @@ pub(crate) async fn create_organisation(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `GET /api/v1/license/current`: no licence installed, so the trial fallback.
+/// `GET /api/v1/license/current`: the configured licence state (by default no licence
+/// installed, so the trial fallback).
 pub(crate) async fn licence_current(
     State(app): State<App>,
     call: Call,

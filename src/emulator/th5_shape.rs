@@ -10,7 +10,8 @@
 
 use serde_json::{Value, json};
 
-use super::store::{AuthContext, Case, Job, Millis, Observable, Org, Store, User};
+use super::config::LicenceState;
+use super::store::{AuthContext, Case, Job, Millis, Observable, Org, Store, User, now_ms};
 
 /// TheHive version the profile reports (the StrangeBeeCorp/docker `testing/` profile runs 5.7.5).
 pub(crate) const THEHIVE5_VERSION: &str = "5.7.5-1";
@@ -224,30 +225,58 @@ pub(crate) fn job(store: &Store, job: &Job, now: Millis, with_report: bool) -> V
     out
 }
 
-/// `OutputLicense` of the trial a fresh installation runs on.
-fn trial_licence(store: &Store) -> Value {
+/// `OutputLicense` of the configured [`LicenceState`]: the trial a fresh installation runs
+/// on (from its first user's creation), that trial ended a day ago, or an installed licence.
+fn licence(store: &Store) -> Value {
     let installed = store.users.first().map_or(0, |u| u.created_at);
+    const DAY_MS: Millis = 24 * 3600 * 1000;
+    let (id, plan, kind, valid_from, expires_at) = match &store.config.licence {
+        LicenceState::Trial => (
+            "trial",
+            "Platinum",
+            "Trial",
+            installed,
+            installed + TRIAL_MS,
+        ),
+        LicenceState::ExpiredTrial => {
+            let from = installed.saturating_sub(TRIAL_MS + DAY_MS);
+            ("trial", "Platinum", "Trial", from, from + TRIAL_MS)
+        }
+        LicenceState::Installed(plan) => (
+            "installed",
+            plan.as_str(),
+            "Standard",
+            installed,
+            installed + 365 * DAY_MS,
+        ),
+    };
     json!({
-        "_id": "~trial",
-        "_createdAt": installed,
+        "_id": format!("~{id}"),
+        "_createdAt": valid_from,
         "_createdBy": "system@thehive.local",
         "_type": "License",
-        "id": "trial",
-        "customer": "trial",
-        "plan": "Platinum",
-        "kind": "Trial",
-        "validFrom": installed,
-        "expiresAt": installed + TRIAL_MS,
+        "id": id,
+        "customer": id,
+        "plan": plan,
+        "kind": kind,
+        "validFrom": valid_from,
+        "expiresAt": expires_at,
         "current": true,
         "capabilities": ["cortex", "misp", "notification", "runAnalyzer"],
         "quotas": {"organisation": -1, "user": -1, "cortex": -1, "misp": -1},
     })
 }
 
-/// `GET /api/v1/license/current` without an installed licence: the
-/// `OutputLicenseCurrentNotFound` variant, the one TheHive4py's test helper reads.
+/// `GET /api/v1/license/current`: without an installed licence the
+/// `OutputLicenseCurrentNotFound` variant (the one TheHive4py's test helper reads), with one
+/// the `OutputLicenseCurrentOk` variant.
 pub(crate) fn licence_current(store: &Store) -> Value {
-    json!({"fallback": trial_licence(store), "notFound": true})
+    match &store.config.licence {
+        LicenceState::Installed(_) => json!({"license": licence(store)}),
+        LicenceState::Trial | LicenceState::ExpiredTrial => {
+            json!({"fallback": licence(store), "notFound": true})
+        }
+    }
 }
 
 /// `OutputStatus` of `GET /api/v1/status`; `connectors` reuses TheHive 4's Cortex entry [I].
@@ -258,8 +287,9 @@ pub(crate) fn status_v1(store: &Store) -> Value {
         .iter()
         .map(|s| json!({"name": s.name, "version": CORTEX4_VERSION, "status": "OK"}))
         .collect();
-    let licence = trial_licence(store);
-    json!({
+    let licence = licence(store);
+    let expired = licence["expiresAt"].as_u64().unwrap_or(0) <= now_ms();
+    let mut body = json!({
         "version": THEHIVE5_VERSION,
         "gitDescription": THEHIVE5_VERSION,
         "connectors": {"cortex": {"enabled": true, "status": "OK", "servers": servers}},
@@ -273,11 +303,15 @@ pub(crate) fn status_v1(store: &Store) -> Value {
             "validFrom": licence["validFrom"],
             "expiresAt": licence["expiresAt"],
             "capabilities": licence["capabilities"],
-            "isValid": true,
+            "isValid": !expired,
             "quotas": {},
         },
         "features": [],
-    })
+    });
+    if expired {
+        body["license"]["error"] = json!("The license is expired");
+    }
+    body
 }
 
 /// `OutputPublicStatus` of `GET /api/v1/status/public`; the `mitreCatalog` import state

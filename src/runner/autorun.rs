@@ -957,10 +957,10 @@ mod tests {
         assert_eq!(sanitise("../etc/x y"), "_etc_x_y");
     }
 
-    fn script_target(org: Option<&str>, admin: Option<Auth>, ca: Option<&str>) -> Target {
+    fn script_target(org: Option<&str>, admin: Option<Auth>, ca: Option<&Path>) -> Target {
         let mut endpoint = Endpoint::parse("https://thehive.example.org/it's").unwrap();
         if let Some(ca) = ca {
-            endpoint = endpoint.with_ca_cert(Path::new(ca));
+            endpoint = endpoint.with_ca_file(ca).unwrap();
         }
         Target {
             endpoint,
@@ -977,13 +977,21 @@ mod tests {
 
     #[test]
     fn the_restore_script_quotes_everything_and_writes_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["ca.example.org".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(&ca, cert.pem()).unwrap();
         let target = script_target(
             Some("S'OC"),
             Some(Auth::Basic {
                 login: "admin@example.org".into(),
                 password: Secret::new("admin-password-sentinel"),
             }),
-            Some("/etc/ca.pem"),
+            Some(&ca),
         );
         let saved = json!([{"notifier": {"name": "webhook", "endpoint": "it's"}}]);
 
@@ -1006,7 +1014,10 @@ mod tests {
             script.contains(r#"-H 'X-Organisation: S'\''OC'"#),
             "{script}"
         );
-        assert!(script.contains("--cacert '/etc/ca.pem'"), "{script}");
+        assert!(
+            script.contains(&format!("--cacert '{}'", ca.display())),
+            "{script}"
+        );
         assert!(script.contains("--fail-with-body"), "{script}");
         assert!(script.contains(r#"authorization="Bearer $THEHIVE_ADMIN_API_KEY""#));
         assert!(script.contains(r#"user="${THEHIVE_ADMIN_USER:-admin@example.org}""#));

@@ -55,6 +55,9 @@ pub struct PreparedCase {
     pub label: String,
     /// Whether the run created it (and so deletes it at the end unless `--keep`).
     pub created: bool,
+    /// The values of the observables this trial plans to add, so that in a case the scenario
+    /// names only this trial's observables are deleted at the end.
+    pub planned: Vec<String>,
 }
 
 /// Reads the scenario's case, or creates one named after the run.
@@ -97,21 +100,54 @@ pub async fn prepare_case(
         Some(number) => format!("{} (#{number})", case.id()),
         None => case.id().to_owned(),
     };
+    let planned = plan_observables(scenario, ctx.seed_for(scenario.seed))
+        .into_iter()
+        .map(|plan| plan.data)
+        .collect();
     Ok(PreparedCase {
         id: case.id().to_owned(),
         label,
         created,
+        planned,
     })
 }
 
-/// Deletes the run's case unless it was given or `--keep` is set. A failure is logged, not
-/// fatal: the results stand, and `hivecheck cleanup` finds the case by its run tag.
+/// Unless `--keep` is set, deletes the run's case, or, in a case the scenario names, the
+/// observables this trial added to it: those carrying the run tag whose value it planned
+/// (another trial of the run may still be using its own). A failure is logged, not fatal: the
+/// results stand, and `hivecheck cleanup` finds what is left by its run tag.
 pub async fn finish_case(ctx: &RunContext, user: &TheHive, case: &PreparedCase) {
-    if !case.created || ctx.options.keep {
+    if ctx.options.keep {
         return;
     }
-    if let Err(error) = user.delete_case(&case.id).await {
-        tracing::warn!(case_id = %case.id, %error, "failed to delete the run's case");
+    if case.created {
+        if let Err(error) = user.delete_case(&case.id).await {
+            tracing::warn!(case_id = %case.id, %error, "failed to delete the run's case");
+        }
+        return;
+    }
+    let observables = match user
+        .observables_tagged(&ctx.run_tag(), Some(&case.id))
+        .await
+    {
+        Ok(observables) => observables,
+        Err(error) => {
+            tracing::warn!(case_id = %case.id, %error, "failed to list the run's observables");
+            return;
+        }
+    };
+    let ours = observables
+        .iter()
+        .filter(|o| o.data.as_ref().is_some_and(|d| case.planned.contains(d)));
+    for observable in ours {
+        if let Err(error) = user.delete_observable(observable.id()).await {
+            tracing::warn!(
+                case_id = %case.id,
+                observable_id = %observable.id(),
+                %error,
+                "failed to delete the run's observable"
+            );
+        }
     }
 }
 

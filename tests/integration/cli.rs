@@ -9,21 +9,7 @@ use serde_json::{Value, json};
 use crate::support::{self, fast_config, start};
 
 fn hivecheck() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hivecheck"));
-    command
-        .current_dir(support::root())
-        .env_remove("THEHIVE_URL")
-        .env("NO_COLOR", "1");
-    for var in [
-        "THEHIVE_ORG",
-        "THEHIVE_USER",
-        "THEHIVE_PASSWORD",
-        "THEHIVE_API_KEY",
-        "CORTEX_ID",
-    ] {
-        command.env_remove(var);
-    }
-    command
+    support::hivecheck_command()
 }
 
 fn text(output: &Output) -> String {
@@ -567,53 +553,81 @@ fn scenarios_pass_against_a_separately_started_emulator_on_both_profiles() {
     }
 }
 
-/// STYLE §9: a run with a sentinel API key, at debug log level, never shows the key: not on
-/// stdout, not in the logs, not in the JSON report.
+/// STYLE §9: a run at trace log level never shows a secret: not on stdout, not in the logs,
+/// not in the JSON report. Once with a sentinel API key, once with a session login (a
+/// sentinel password, and the session cookie TheHive sets).
 #[tokio::test(flavor = "multi_thread")]
-async fn the_api_key_never_appears_in_output_logs_or_reports() {
-    let sentinel = "SENTINEL-KEY-0123456789abcdef";
+async fn secrets_never_appear_in_output_logs_or_reports() {
+    let key = "SENTINEL-KEY-0123456789abcdef";
+    let password = "SENTINEL-PASSWORD-fedcba98";
     let emulator = start(hivecheck::emulator::EmulatorConfig {
-        analyst_key: sentinel.to_owned(),
+        analyst_key: key.to_owned(),
+        analyst_password: password.to_owned(),
         ..fast_config()
     })
     .await;
-    let out = tempfile::tempdir().unwrap();
-
-    let output = hivecheck()
-        .args([
-            "run",
-            "compact",
-            "--url",
-            &emulator.base_url(),
-            "--org",
-            "demo",
-            "--out",
-        ])
-        .arg(out.path())
-        .env("THEHIVE_API_KEY", sentinel)
-        .env("HIVECHECK_LOG", "debug")
-        .output()
+    // The emulator's session cookies are 40 letters and digits; one login shows that the scan
+    // below would see a cookie value if one leaked.
+    let cookie_value = regex::Regex::new(r"\b[A-Za-z0-9]{40}\b").unwrap();
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/login", emulator.base_url()))
+        .json(&json!({"user": "analyst@thehive.local", "password": password}))
+        .send()
+        .await
         .unwrap();
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie_value.is_match(&set_cookie), "{set_cookie}");
 
-    let all = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{all}");
-    assert!(all.contains("hivecheck::http"), "debug logs were on: {all}");
-    assert!(
-        !all.contains(sentinel),
-        "the key leaked into the output: {all}"
-    );
-    let files = walk(out.path());
-    assert!(
-        files.iter().any(|f| f.ends_with("report.json")),
-        "{files:?}"
-    );
-    for entry in files {
-        let content = std::fs::read_to_string(&entry).unwrap_or_default();
+    for (variable, secret, login) in [
+        ("THEHIVE_API_KEY", key, None),
+        ("THEHIVE_PASSWORD", password, Some("analyst@thehive.local")),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let mut command = hivecheck();
+        command
+            .args([
+                "run",
+                "compact",
+                "--url",
+                &emulator.base_url(),
+                "--org",
+                "demo",
+                "--out",
+            ])
+            .arg(out.path())
+            .env(variable, secret)
+            .env("HIVECHECK_LOG", "trace");
+        if let Some(login) = login {
+            command.args(["--user", login]);
+        }
+
+        let output = command.output().unwrap();
+
+        let all = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{variable}: {all}");
+        assert!(all.contains("hivecheck::http"), "trace logs were on: {all}");
         assert!(
-            !content.contains(sentinel),
-            "the key leaked into {}",
-            entry.display()
+            !all.contains(secret),
+            "{variable} leaked into the output: {all}"
         );
+        let cookie = cookie_value.find(&all).map(|m| m.as_str());
+        assert_eq!(
+            cookie, None,
+            "a session cookie leaked into the output: {all}"
+        );
+        let files = walk(out.path());
+        assert!(
+            files.iter().any(|f| f.ends_with("report.json")),
+            "{files:?}"
+        );
+        for entry in files {
+            let content = std::fs::read_to_string(&entry).unwrap_or_default();
+            assert!(
+                !content.contains(secret) && !cookie_value.is_match(&content),
+                "a secret leaked into {}",
+                entry.display()
+            );
+        }
     }
 }
 
