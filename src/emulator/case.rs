@@ -349,7 +349,8 @@ pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Respons
         .get("query")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let range = super::request::parse_range(call.str_field("range"))?;
+    let keys = super::request::sort_field(&call)?;
+    let range = super::request::range_field(&call)?;
     let mut matching = Vec::new();
     for case in store.cases.values().filter(|c| c.org == ctx.org) {
         let rendered = store.case_json(case, &ctx);
@@ -359,6 +360,7 @@ pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Respons
             matching.push(rendered);
         }
     }
+    matching.sort_by(|a, b| super::query_steps::compare_by(&keys, a, b));
     let total = matching.len();
     Ok(super::request::listing(
         super::request::apply_range(matching, range),

@@ -919,3 +919,229 @@ async fn v1_case_and_observable_routes_use_v1_shapes() {
     assert_eq!(v0_case["_id"], case["_id"]);
     assert_eq!(v0_case["summary"], Value::Null);
 }
+
+/// A new observable with one finished job per analyzer named, run in that order.
+async fn observable_with_jobs(fx: &Fixture, analyzers: &[&str]) -> String {
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.1.7.9").await;
+    for analyzer in analyzers {
+        let job = fx.run(&obs, analyzer).await;
+        fx.finished(job["id"].as_str().expect("id")).await;
+    }
+    obs
+}
+
+async fn search_jobs(
+    fx: &Fixture,
+    obs: &str,
+    query_string: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let response = fx
+        .post(
+            &format!("/api/connector/cortex/job/_search{query_string}"),
+            json!({"query": {"_parent": {"_type": "case_artifact", "_id": obs}}}),
+        )
+        .await;
+    let status = response.status();
+    let total = response
+        .headers()
+        .get("x-total")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, response.json().await.expect("json"), total)
+}
+
+#[tokio::test]
+async fn curl_form_and_text_bodies_give_missing_attributes() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.2.7.9").await;
+    let json_text =
+        json!({"analyzerId": "AbuseIPDB_1_0", "cortexId": "cortex0", "artifactId": obs})
+            .to_string();
+    let missing_all = json!([
+        {"name": "artifactId", "type": "MissingAttributeError"},
+        {"name": "cortexId", "type": "MissingAttributeError"},
+        {"name": "analyzerId", "type": "MissingAttributeError"},
+    ]);
+
+    let mut answers = Vec::new();
+    // `curl -d '{json}'` sends the JSON as a form, and a text body is ignored.
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let response = fx
+            .http
+            .post(fx.url("/api/connector/cortex/job"))
+            .bearer_auth(KEY)
+            .header("Content-Type", content_type)
+            .body(json_text.clone())
+            .send()
+            .await
+            .expect("request");
+        answers.push((
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        ));
+    }
+    let with_charset = fx
+        .http
+        .post(fx.url("/api/connector/cortex/job"))
+        .bearer_auth(KEY)
+        .header("Content-Type", "Application/JSON; charset=UTF-8")
+        .body(json_text.clone())
+        .send()
+        .await
+        .expect("request");
+    let form_login = fx
+        .http
+        .post(fx.url("/api/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("user=analyst%40thehive.local&password=analyst-pass")
+        .send()
+        .await
+        .expect("request");
+
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["type"], "AttributeCheckingError");
+        assert_eq!(body["errors"], missing_all);
+    }
+    assert_eq!(with_charset.status(), StatusCode::CREATED);
+    assert_eq!(form_login.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn query_string_parameters_win_over_body_fields() {
+    let fx = Fixture::start().await;
+
+    let login = fx
+        .http
+        .post(fx.url("/api/login?password=analyst-pass"))
+        .json(&json!({"user": "analyst@thehive.local", "password": "wrong"}))
+        .send()
+        .await
+        .expect("request");
+    let obs = observable_with_jobs(&fx, &["AbuseIPDB_1_0", "AbuseIPDB_2_0"]).await;
+    let response = fx
+        .post(
+            "/api/connector/cortex/job/_search?range=0-1",
+            json!({"query": {"_parent": {"_type": "case_artifact", "_id": obs}}, "range": "all"}),
+        )
+        .await;
+    let jobs: Value = response.json().await.expect("json");
+
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+}
+
+#[tokio::test]
+async fn unreadable_ranges_fall_back_as_thehive_does() {
+    let fx = Fixture::start().await;
+    let obs = observable_with_jobs(&fx, &["AbuseIPDB_1_0", "AbuseIPDB_2_0", "AbuseIPDB_1_0"]).await;
+
+    let (abc_status, abc, abc_total) = search_jobs(&fx, &obs, "?range=abc").await;
+    let (_, from_two, _) = search_jobs(&fx, &obs, "?range=2").await;
+    let (_, backwards, _) = search_jobs(&fx, &obs, "?range=1-0").await;
+    let number = fx
+        .post(
+            "/api/connector/cortex/job/_search",
+            json!({"query": {}, "range": 5}),
+        )
+        .await;
+    let number_status = number.status();
+    let number: Value = number.json().await.expect("json");
+
+    // `abc` is 0-10, `2` is 2-12 and `1-0` is 1-11.
+    assert_eq!(abc_status, StatusCode::OK);
+    assert_eq!(abc.as_array().map(Vec::len), Some(3));
+    assert_eq!(abc_total.as_deref(), Some("3"));
+    assert_eq!(from_two.as_array().map(Vec::len), Some(1));
+    assert_eq!(backwards.as_array().map(Vec::len), Some(2));
+    assert_eq!(number_status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        number["message"],
+        "[Invalid format for range: FNumber(5.0), expected string (string)]"
+    );
+}
+
+#[tokio::test]
+async fn sort_text_is_split_on_commas() {
+    let fx = Fixture::start().await;
+    let obs = observable_with_jobs(&fx, &["AbuseIPDB_2_0", "AbuseIPDB_1_0", "AbuseIPDB_2_0"]).await;
+    let names = |jobs: &Value| -> Vec<String> {
+        jobs.as_array()
+            .into_iter()
+            .flatten()
+            .map(|j| {
+                format!(
+                    "{}@{}",
+                    j["analyzerName"].as_str().unwrap_or(""),
+                    j["startDate"]
+                )
+            })
+            .collect()
+    };
+
+    let (status, split, _) = search_jobs(&fx, &obs, "?sort=analyzerName,-startDate").await;
+    let (empty_status, empty, _) = search_jobs(&fx, &obs, "?sort=analyzerName,,startDate").await;
+
+    assert_eq!(status, StatusCode::OK);
+    let sorted = names(&split);
+    assert!(sorted[0].starts_with("AbuseIPDB_1_0@"), "{sorted:?}");
+    let v2_dates: Vec<u64> = split
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|j| j["analyzerName"] == "AbuseIPDB_2_0")
+        .filter_map(|j| j["startDate"].as_u64())
+        .collect();
+    assert_eq!(v2_dates.len(), 2);
+    assert!(v2_dates[0] >= v2_dates[1], "{sorted:?}");
+    // An empty element makes TheHive's `s(0)` throw.
+    assert_eq!(empty_status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(empty["type"], "java.lang.StringIndexOutOfBoundsException");
+}
+
+#[tokio::test]
+async fn non_object_parameters_are_refused_as_js_object_and_null_is_absent() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.5.7.9").await;
+    let job = |parameters: Value| {
+        fx.post(
+            "/api/connector/cortex/job",
+            json!({"analyzerId": "AbuseIPDB_1_0", "cortexId": "cortex0", "artifactId": obs,
+                "parameters": parameters}),
+        )
+    };
+
+    let text = job(json!("x")).await;
+    let text_status = text.status();
+    let text: Value = text.json().await.expect("json");
+    let null = job(Value::Null).await;
+
+    assert_eq!(text_status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        text["message"],
+        "[Invalid format for parameters: FString(x), expected jsObject (jsObject)]"
+    );
+    assert_eq!(text["errors"][0]["format"], "jsObject");
+    assert_eq!(null.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn wrong_method_on_a_known_path_is_the_catch_all_without_allow() {
+    let fx = Fixture::start().await;
+
+    let response = fx
+        .http
+        .put(fx.url("/api/case/artifact/~1"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request");
+
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers().get("allow").is_none());
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["message"], "/api/case/artifact/~1");
+}
