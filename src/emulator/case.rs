@@ -83,7 +83,7 @@ fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     errors.string(&call.fields, "description");
     errors.check()?;
     // TH4 `CaseCtrl.create` looks up an organisation where the caller has `manageCase`: v0
-    // fails with an authorization error, v1 with the failed lookup (research note Q3).
+    // fails with an authorization error, v1 with the failed lookup (docs/upstream-notes.md Q3).
     if !ctx.has("manageCase") {
         return Err(match api {
             Api::V0 => ApiError::authorization("Operation not permitted"),
@@ -240,10 +240,10 @@ fn create_observables(
         )));
     }
 
+    // `startDate` is not kept: TheHive renders an observable's creation date in its place.
     let mut fields = Map::new();
     for key in [
         "message",
-        "startDate",
         "tlp",
         "pap",
         "sightedAt",
@@ -255,6 +255,18 @@ fn create_observables(
         if let Some(v) = call.fields.get(key) {
             fields.insert(key.to_owned(), v.clone());
         }
+    }
+    // `InputObservable.tags` is a `Set[String]` and the output renders a set, so a repeated
+    // tag appears once (TH4 `dto/v0/Observable.scala`, v1 `Conversion.scala` `tags.toSet`).
+    if let Some(Value::Array(tags)) = fields.get_mut("tags") {
+        let mut seen = Vec::with_capacity(tags.len());
+        tags.retain(|t| {
+            let fresh = !seen.contains(t);
+            if fresh {
+                seen.push(t.clone());
+            }
+            fresh
+        });
     }
     let mut success = Vec::new();
     let mut failure = Vec::new();

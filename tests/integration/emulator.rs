@@ -536,9 +536,12 @@ async fn abuseipdb_versions_use_their_own_predicates() {
             {"level": "safe", "namespace": "AbuseIPDB", "predicate": "Reports", "value": 0}
         ])
     );
-    assert_eq!(
-        v2_done["report"]["full"]["values"][0]["query_type"],
-        "check"
+    // 2.0 names the query type beside `values` (Cortex-Analyzers 48712ecc).
+    assert_eq!(v2_done["report"]["full"]["query_type"], "check");
+    assert!(
+        v2_done["report"]["full"]["values"][0]
+            .get("query_type")
+            .is_none()
     );
     assert_eq!(
         v2_done["report"]["full"]["values"][0]["data"]["isPublic"],
@@ -1102,6 +1105,56 @@ async fn sort_text_is_split_on_commas() {
 }
 
 #[tokio::test]
+async fn job_end_date_is_the_poller_tick_that_stored_the_result() {
+    let fx = Fixture::with(EmulatorConfig {
+        job_latency: Latency::fixed(Duration::from_millis(10)),
+        refresh_delay: Duration::from_millis(400),
+        ..fast_config()
+    })
+    .await;
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.3.7.9").await;
+
+    let created = fx.run(&obs, "AbuseIPDB_1_0").await;
+    let done = fx.finished(created["id"].as_str().expect("id")).await;
+
+    let start = done["startDate"].as_u64().expect("startDate");
+    let end = done["endDate"].as_u64().expect("endDate");
+    // Cortex finished after 10 ms; TheHive stores the result at its first tick, 400 ms on.
+    assert_eq!(created["startDate"], done["startDate"]);
+    assert!(end >= start + 400, "start {start}, end {end}");
+}
+
+#[tokio::test]
+async fn observables_render_their_creation_date_and_a_tag_set() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+
+    let mut created = Vec::new();
+    for path in [
+        format!("/api/case/{case_id}/artifact"),
+        format!("/api/v1/case/{case_id}/observable"),
+    ] {
+        let response = fx
+            .post(
+                &path,
+                json!({"dataType": "ip", "data": format!("45.4.7.{}", created.len() + 1),
+                    "startDate": 1000, "tags": ["a", "a", "b"]}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        created.push(body[0].clone());
+    }
+
+    let (v0, v1) = (&created[0], &created[1]);
+    assert_eq!(v0["startDate"], v0["createdAt"]);
+    assert_eq!(v1["startDate"], v1["_createdAt"]);
+    assert_eq!(v0["tags"], json!(["a", "b"]));
+    assert_eq!(v1["tags"], json!(["a", "b"]));
+}
+
+#[tokio::test]
 async fn non_object_parameters_are_refused_as_js_object_and_null_is_absent() {
     let fx = Fixture::start().await;
     let case_id = fx.case().await;
@@ -1126,6 +1179,54 @@ async fn non_object_parameters_are_refused_as_js_object_and_null_is_absent() {
     );
     assert_eq!(text["errors"][0]["format"], "jsObject");
     assert_eq!(null.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn version_1_1_keeps_1_0_predicates_with_a_malicious_level_from_75() {
+    let mut config = fast_config();
+    config.cortex_servers[0].analyzers = vec!["AbuseIPDB_1_1".to_owned()];
+    let fx = Fixture::with(config).await;
+    let case_id = fx.case().await;
+
+    let mut scores = Vec::new();
+    for i in 1..=16 {
+        let obs = fx.observable(&case_id, &format!("45.{i}.7.9")).await;
+        let job = fx.run(&obs, "AbuseIPDB_1_1").await;
+        let done = fx.finished(job["id"].as_str().expect("id")).await;
+        assert!(
+            done["report"]["full"]["values"][0]
+                .get("freshness")
+                .is_some()
+        );
+        let observable: Value = fx
+            .get(&format!("/api/case/artifact/{obs}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let taxonomies = observable["reports"]["AbuseIPDB_1_1"]["taxonomies"].clone();
+        let score = taxonomies
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["predicate"] == "Abuse Confidence Score")
+            .cloned()
+            .expect("score taxonomy");
+        scores.push((
+            score["value"].as_u64().expect("score"),
+            score["level"].clone(),
+        ));
+    }
+
+    for (score, level) in &scores {
+        let expected = match score {
+            75.. => "malicious",
+            1.. => "suspicious",
+            0 => "safe",
+        };
+        assert_eq!(level, expected, "score {score}");
+    }
+    assert!(scores.iter().any(|(s, _)| *s >= 75), "{scores:?}");
 }
 
 #[tokio::test]
