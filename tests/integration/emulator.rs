@@ -174,25 +174,42 @@ async fn login_opens_a_session_and_rejects_bad_passwords() {
 }
 
 #[tokio::test]
-async fn current_user_without_credentials_asks_to_log_out() {
+async fn current_user_without_credentials_is_a_plain_authentication_error() {
     let fx = Fixture::start().await;
 
-    let response = fx
+    let anonymous = fx
         .http
         .get(fx.url("/api/user/current"))
         .send()
         .await
         .expect("request");
+    let from_ui = fx
+        .http
+        .get(fx.url("/api/user/current"))
+        .header("Referer", "http://ui.example/")
+        .bearer_auth("wrong-key")
+        .send()
+        .await
+        .expect("request");
 
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // TH4 v0 `UserCtrl.current` only answers `X-Logout` once authentication succeeded.
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers().get("x-logout").is_none());
     assert_eq!(
-        response
+        anonymous
             .headers()
-            .get("x-logout")
+            .get("www-authenticate")
             .and_then(|v| v.to_str().ok()),
-        Some("1")
+        Some("Basic realm=\"thehive\"")
     );
-    assert_eq!(response.text().await.expect("body"), "");
+    let body: Value = anonymous.json().await.expect("json body");
+    assert_eq!(
+        body,
+        json!({"type": "AuthenticationError", "message": "Authentication failure"})
+    );
+    assert_eq!(from_ui.status(), StatusCode::UNAUTHORIZED);
+    assert!(from_ui.headers().get("www-authenticate").is_none());
+    assert!(from_ui.headers().get("x-logout").is_none());
 }
 
 #[tokio::test]
@@ -1155,6 +1172,67 @@ async fn observables_render_their_creation_date_and_a_tag_set() {
 }
 
 #[tokio::test]
+async fn organisation_ui_items_have_defaults_and_unknown_items_name_the_key() {
+    let fx = Fixture::start().await;
+    let admin_put = |path: &str, value: Value| {
+        fx.http
+            .put(fx.url(&format!("/api/config/organisation/{path}")))
+            .bearer_auth(ADMIN_KEY)
+            .header("X-Organisation", "demo")
+            .json(&json!({ "value": value }))
+            .send()
+    };
+
+    let date_format: Value = fx
+        .get("/api/config/organisation/ui.defaultDateFormat")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let unknown_get: Value = fx
+        .get("/api/config/organisation/ui.colour")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let set = admin_put("ui.hideEmptyCaseButton", json!(true))
+        .await
+        .expect("request");
+    let set_status = set.status();
+    let set: Value = set.json().await.expect("json");
+    let unknown = admin_put("ui.colour", json!("blue"))
+        .await
+        .expect("request");
+    let unknown_status = unknown.status();
+    let unknown: Value = unknown.json().await.expect("json");
+
+    assert_eq!(
+        date_format,
+        json!({"path": "ui.defaultDateFormat", "defaultValue": "MM/DD/YY HH:mm", "value": "MM/DD/YY HH:mm"})
+    );
+    assert_eq!(
+        unknown_get,
+        json!({"path": "ui.colour", "defaultValue": null, "value": null})
+    );
+    assert_eq!(set_status, StatusCode::OK);
+    assert_eq!(
+        set,
+        json!({"path": "ui.hideEmptyCaseButton", "defaultValue": false, "value": true})
+    );
+    assert_eq!(unknown_status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        unknown["type"],
+        "com.typesafe.config.ConfigException$Missing"
+    );
+    assert!(
+        unknown["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'organisation.defaults.ui.colour'")),
+        "{unknown}"
+    );
+}
+
+#[tokio::test]
 async fn non_object_parameters_are_refused_as_js_object_and_null_is_absent() {
     let fx = Fixture::start().await;
     let case_id = fx.case().await;
@@ -1230,6 +1308,39 @@ async fn version_1_1_keeps_1_0_predicates_with_a_malicious_level_from_75() {
 }
 
 #[tokio::test]
+async fn v1_current_user_lists_scoped_permissions() {
+    let fx = Fixture::start().await;
+
+    let analyst = fx.get("/api/v1/user/current").await;
+    let admin = fx
+        .http
+        .get(fx.url("/api/v1/user/current"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .expect("request");
+    let header = |r: &Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    let analyst_permissions = header(&analyst, "x-permissions");
+    let admin_permissions = header(&admin, "x-permissions");
+    assert_eq!(header(&analyst, "x-organisation"), "demo");
+    assert!(analyst_permissions.split(',').any(|p| p == "manageAnalyse"));
+    assert!(
+        admin_permissions
+            .split(',')
+            .any(|p| p == "manageOrganisation")
+    );
+    // `manageTag` only belongs to the organisation scope.
+    assert!(!admin_permissions.split(',').any(|p| p == "manageTag"));
+}
+
+#[tokio::test]
 async fn wrong_method_on_a_known_path_is_the_catch_all_without_allow() {
     let fx = Fixture::start().await;
 
@@ -1245,4 +1356,13 @@ async fn wrong_method_on_a_known_path_is_the_catch_all_without_allow() {
     assert!(response.headers().get("allow").is_none());
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["message"], "/api/case/artifact/~1");
+}
+
+#[tokio::test]
+async fn status_names_the_play_version_of_4_1_24() {
+    let fx = Fixture::start().await;
+
+    let status: Value = fx.get("/api/status").await.json().await.expect("json");
+
+    assert_eq!(status["versions"]["Play"], "2.8.13");
 }
