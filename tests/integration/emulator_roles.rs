@@ -963,3 +963,21 @@ async fn thehive_role_stamps_end_date_with_its_own_poll_time() {
     // Cortex finished after 20 ms; TheHive polls 400 ms after the submission.
     assert!(end_date >= start_date + 400, "{start_date} {end_date}");
 }
+
+#[tokio::test]
+async fn cortex_status_names_the_libraries_of_3_1_8() {
+    let cortex = Cortex::start(false, latency(50)).await;
+
+    let status: Value = cortex
+        .get("/api/status")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(status["versions"]["Cortex"], "3.1.8-1");
+    assert_eq!(status["versions"]["Elastic4Play"], "1.13.6");
+    assert_eq!(status["versions"]["Play"], "2.8.19");
+}
