@@ -77,7 +77,8 @@ fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     let now = now_ms();
     let (mut store, ctx) = app.enter(call, now)?;
 
-    // The macro-built `InputCase` parser reports fields in declaration order [I].
+    // The macro-built `InputCase` parser reports fields in declaration order, `title` before
+    // `description` (docs/upstream-notes.md Q1).
     let mut errors = AttributeErrors::default();
     errors.string(&call.fields, "title");
     errors.string(&call.fields, "description");
