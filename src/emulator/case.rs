@@ -77,13 +77,14 @@ fn create_case(app: &App, call: &Call, api: Api) -> Result<Response, ApiError> {
     let now = now_ms();
     let (mut store, ctx) = app.enter(call, now)?;
 
-    // The macro-built `InputCase` parser reports fields in declaration order [I].
+    // The macro-built `InputCase` parser reports fields in declaration order, `title` before
+    // `description` (docs/upstream-notes.md Q1).
     let mut errors = AttributeErrors::default();
     errors.string(&call.fields, "title");
     errors.string(&call.fields, "description");
     errors.check()?;
     // TH4 `CaseCtrl.create` looks up an organisation where the caller has `manageCase`: v0
-    // fails with an authorization error, v1 with the failed lookup (research note Q3).
+    // fails with an authorization error, v1 with the failed lookup (docs/upstream-notes.md Q3).
     if !ctx.has("manageCase") {
         return Err(match api {
             Api::V0 => ApiError::authorization("Operation not permitted"),
@@ -240,10 +241,10 @@ fn create_observables(
         )));
     }
 
+    // `startDate` is not kept: TheHive renders an observable's creation date in its place.
     let mut fields = Map::new();
     for key in [
         "message",
-        "startDate",
         "tlp",
         "pap",
         "sightedAt",
@@ -255,6 +256,18 @@ fn create_observables(
         if let Some(v) = call.fields.get(key) {
             fields.insert(key.to_owned(), v.clone());
         }
+    }
+    // `InputObservable.tags` is a `Set[String]` and the output renders a set, so a repeated
+    // tag appears once (TH4 `dto/v0/Observable.scala`, v1 `Conversion.scala` `tags.toSet`).
+    if let Some(Value::Array(tags)) = fields.get_mut("tags") {
+        let mut seen = Vec::with_capacity(tags.len());
+        tags.retain(|t| {
+            let fresh = !seen.contains(t);
+            if fresh {
+                seen.push(t.clone());
+            }
+            fresh
+        });
     }
     let mut success = Vec::new();
     let mut failure = Vec::new();
@@ -349,7 +362,8 @@ pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Respons
         .get("query")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let range = super::request::parse_range(call.str_field("range"))?;
+    let keys = super::request::sort_field(&call)?;
+    let range = super::request::range_field(&call)?;
     let mut matching = Vec::new();
     for case in store.cases.values().filter(|c| c.org == ctx.org) {
         let rendered = store.case_json(case, &ctx);
@@ -359,6 +373,7 @@ pub(crate) async fn search(State(app): State<App>, call: Call) -> Result<Respons
             matching.push(rendered);
         }
     }
+    matching.sort_by(|a, b| super::query_steps::compare_by(&keys, a, b));
     let total = matching.len();
     Ok(super::request::listing(
         super::request::apply_range(matching, range),
@@ -417,7 +432,7 @@ pub(crate) async fn search_observables(
         .get("query")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let range = super::request::parse_range(call.str_field("range"))?;
+    let range = super::request::range_field(&call)?;
     let mut matching = Vec::new();
     for obs in store.observables.values() {
         let Some(case) = store.find_case(&ctx.org, &obs.case_id) else {

@@ -13,7 +13,7 @@ use super::error::{ApiError, AttributeErrors};
 use super::query::{self, FilterError};
 use super::query_steps::{self, bad_step, step_name};
 use super::remote;
-use super::request::{Call, apply_range, listing, parse_range};
+use super::request::{Call, apply_range, listing, nparent_field, range_field, sort_field};
 use super::server::App;
 use super::store::{AuthContext, Job, JobDoc, Millis, Store, now_ms};
 
@@ -64,9 +64,9 @@ pub(crate) async fn list_analyzers(
     }
     let (store, _) = app.enter(&call, now_ms())?;
     // Cortex lists with the range TheHive forwards; without one every analyzer is listed.
-    let range = match call.str_field("range") {
-        Some(r) => parse_range(Some(r))?,
-        None => (0, None),
+    let range = match call.fields.get("range") {
+        None | Some(Value::Null) => (0, None),
+        Some(_) => range_field(&call)?,
     };
     let items: Vec<Value> = store.analyzers().iter().map(|a| a.json()).collect();
     Ok(Json(Value::Array(apply_range(items, range))))
@@ -182,16 +182,9 @@ fn check_job_request(app: &App, call: &Call) -> Result<JobRequest, ApiError> {
     let (store, ctx) = app.enter(call, now_ms())?;
 
     // Errors come last-extracted first: TH4 extracts analyzerId, cortexId, artifactId,
-    // parameters (research note Q1).
+    // parameters (docs/upstream-notes.md Q1).
     let mut errors = AttributeErrors::default();
-    let parameters = match call.fields.get("parameters") {
-        None => Map::new(),
-        Some(Value::Object(obj)) => obj.clone(),
-        Some(other) => {
-            errors.invalid("parameters", "object", &["object"], other);
-            Map::new()
-        }
-    };
+    let parameters = parameters_field(&call.fields, &call.text, &mut errors);
     let artifact_id = errors.string(&call.fields, "artifactId");
     let cortex_id = errors.string(&call.fields, "cortexId");
     let analyzer_id = errors.string(&call.fields, "analyzerId");
@@ -212,6 +205,30 @@ fn check_job_request(app: &App, call: &Call) -> Result<JobRequest, ApiError> {
         analyzer_id: analyzer_id.unwrap_or_default(),
         parameters,
     })
+}
+
+/// The optional `parameters` object of a job request: `FieldsParser.jsObject.optional`, so
+/// `null` counts as absent and any other non-object is an `InvalidFormat` naming `jsObject`
+/// (SG `controllers/FieldsParser.scala` `jsObject`).
+pub(crate) fn parameters_field(
+    fields: &Map<String, Value>,
+    text: &std::collections::HashSet<String>,
+    errors: &mut AttributeErrors,
+) -> Map<String, Value> {
+    match fields.get("parameters") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(obj)) if !text.contains("parameters") => obj.clone(),
+        Some(other) => {
+            errors.invalid_as(
+                "parameters",
+                "jsObject",
+                &["jsObject"],
+                other,
+                text.contains("parameters"),
+            );
+            Map::new()
+        }
+    }
 }
 
 /// `GET /api/connector/cortex/job/{id}`.
@@ -270,19 +287,6 @@ fn sort_jobs(docs: &mut [JobDoc], keys: &[(String, bool)]) {
     docs.sort_by(|a, b| query_steps::compare_by(keys, &a.json, &b.json));
 }
 
-/// v0 `sort`: `"-field"`, `"+field"`, `"field"`, or an array of those.
-fn v0_sort_keys(sort: Option<&Value>) -> Vec<(String, bool)> {
-    let one = |s: &str| match s.strip_prefix('-') {
-        Some(f) => (f.to_owned(), true),
-        None => (s.trim_start_matches('+').to_owned(), false),
-    };
-    match sort {
-        Some(Value::String(s)) => vec![one(s)],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(one).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// `POST /api/connector/cortex/job/_search`: 200 array with `X-Total`.
 pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     app.sync().await;
@@ -294,15 +298,15 @@ pub(crate) async fn search_jobs(State(app): State<App>, call: Call) -> Result<Re
         .get("query")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let range = parse_range(call.str_field("range"))?;
-    let with_parent = call
-        .fields
-        .get("nparent")
-        .is_some_and(|v| v != "0" && v != &json!(0) && v != &json!(false));
+    // TheHive reads the filter, then the sort, the range and `nparent`, stopping at the
+    // first that fails (TH4 `controllers/v0/QueryCtrl.scala` `searchParser`).
+    let keys = sort_field(&call)?;
+    let range = range_field(&call)?;
+    let with_parent = nparent_field(&call)? > 0;
 
     let mut docs = filter_jobs(visible_jobs(&store, &ctx.org, now), &filter)
         .map_err(|e| ApiError::search(e.to_string()))?;
-    sort_jobs(&mut docs, &v0_sort_keys(call.fields.get("sort")));
+    sort_jobs(&mut docs, &keys);
     let total = docs.len();
     let items: Vec<Value> = apply_range(docs, range)
         .into_iter()

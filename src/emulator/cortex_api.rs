@@ -7,6 +7,7 @@
 //! `{type, message}`, `AttributeCheckingError` with `tableName`, a 500 with the Java class name
 //! for an unhandled attribute error, and 520 with a `null` body while the index is missing.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use super::cortex_store::{
     definition_json,
 };
 use super::query::{self, Plain};
-use super::request::{apply_range, listing, parse_range, url_pairs};
+use super::request::{RequestFields, apply_range, listing, parse_range, request_fields};
 use super::store::now_ms;
 
 /// Cortex's session cookie (CX `conf/reference.conf` `play.http.session.cookieName`).
@@ -193,6 +194,8 @@ pub(crate) struct CxCall {
     method: Method,
     headers: HeaderMap,
     fields: Map<String, Value>,
+    /// Fields holding query-string or form text (elastic4play `StringInputValue`).
+    text: HashSet<String>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for CxCall {
@@ -206,32 +209,15 @@ impl<S: Send + Sync> FromRequest<S> for CxCall {
             .await
             .map_err(|e| CxError::bad_request(format!("Invalid body: {e}")))?;
 
-        let mut fields = Map::new();
-        for (k, v) in url_pairs(&query) {
-            fields.insert(k, Value::String(v));
-        }
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        if content_type.contains("json") && !body.is_empty() {
-            match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(obj)) => fields.extend(obj),
-                Ok(_) => {}
-                Err(e) => return Err(CxError::bad_request(format!("Invalid Json: {e}"))),
-            }
-        } else if content_type.contains("x-www-form-urlencoded") {
-            for (k, v) in url_pairs(&String::from_utf8_lossy(&body)) {
-                if !k.is_empty() {
-                    fields.insert(k, Value::String(v));
-                }
-            }
-        }
+        // elastic4play reads the body after its content type and puts the query string over
+        // it, as ScalliGraph does (elastic4play `controllers/Fields.scala` `FieldsBodyParser`).
+        let RequestFields { fields, text } =
+            request_fields(&headers, &query, &body).map_err(CxError::bad_request)?;
         Ok(Self {
             method,
             headers,
             fields,
+            text,
         })
     }
 }
@@ -252,23 +238,38 @@ impl CxCall {
             .map(|(_, v)| v.to_owned())
     }
 
+    /// A string: JSON text, or one query-string or form value (elastic4play
+    /// `Fields.getString`).
     fn str_field(&self, name: &str) -> Option<&str> {
         self.fields.get(name).and_then(Value::as_str)
     }
 
-    /// A number given as JSON number or numeric text (elastic4play `Fields.getLong`).
+    /// A number given as a JSON number or as query-string or form text that parses as a
+    /// `Long` (elastic4play `Fields.getLong`); a JSON string does not count.
     fn u64_field(&self, name: &str) -> Option<u64> {
         match self.fields.get(name)? {
             Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
+            Value::String(s) if self.text.contains(name) => s.parse().ok(),
             _ => None,
         }
     }
 
+    /// A boolean given as JSON `true`/`false`, or as text that Scala's `toBoolean` reads
+    /// (`true`/`false` in any case) or that is the number 1 (elastic4play
+    /// `Fields.getBoolean`): Cortex4py's `force=1` query parameter is true, a JSON `1` or
+    /// `"true"` is not read.
     fn bool_field(&self, name: &str) -> Option<bool> {
         match self.fields.get(name)? {
             Value::Bool(b) => Some(*b),
-            Value::String(s) => s.parse().ok(),
+            Value::String(s) if self.text.contains(name) => {
+                if s.eq_ignore_ascii_case("true") {
+                    Some(true)
+                } else if s.eq_ignore_ascii_case("false") {
+                    Some(false)
+                } else {
+                    s.parse::<i64>().ok().map(|n| n == 1)
+                }
+            }
             _ => None,
         }
     }
@@ -404,12 +405,16 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> CxError {
 }
 
 /// `GET /api/status`: public and independent of the database (CX `StatusCtrl.get`).
+///
+/// Cortex 3.1.8 builds with elastic4play 1.13.6 and the Play sbt plugin 2.8.19 (CX tag 3.1.8
+/// `project/Dependencies.scala`, `project/plugins.sbt`); the Elastic4s and Elasticsearch
+/// client versions copy a 3.1.7-1 capture (StrangeBeeCorp/docs `upgrade.md`) [I].
 async fn status() -> axum::Json<Value> {
     axum::Json(json!({
         "versions": {
             "Cortex": "3.1.8-1",
             "Elastic4Play": "1.13.6",
-            "Play": "2.8.16",
+            "Play": "2.8.19",
             "Elastic4s": "7.17.2",
             "ElasticSearch client": "7.17.1",
         },
@@ -885,8 +890,7 @@ async fn list_analyzers(State(app): State<CortexApp>, call: CxCall) -> Result<Re
         }
     }
     let total = items.len();
-    let range =
-        parse_range(call.str_field("range")).map_err(|_| CxError::bad_request("Invalid range"))?;
+    let range = parse_range(call.str_field("range"));
     Ok(listing(apply_range(items, range), total))
 }
 
@@ -1003,8 +1007,7 @@ async fn list_jobs(State(app): State<CortexApp>, call: CxCall) -> Result<Respons
         }
     }
     let total = items.len();
-    let range =
-        parse_range(call.str_field("range")).map_err(|_| CxError::bad_request("Invalid range"))?;
+    let range = parse_range(call.str_field("range"));
     Ok(listing(apply_range(items, range), total))
 }
 

@@ -16,6 +16,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
 
+use super::abuseipdb;
 use super::abuseipdb::Outcome;
 use super::config::{EmulatorConfig, random_secret};
 use super::store::{Millis, cache_tag, run_analyzer, worker_id};
@@ -34,27 +35,50 @@ pub(crate) struct Definition {
     pub id: &'static str,
     pub name: &'static str,
     pub version: &'static str,
+    /// Which analyzer code runs, and so the author and description of its `AbuseIPDB.json`.
+    pub analyzer: abuseipdb::Version,
+    /// The image tag is inferred: the catalog files were not among the sources read [I].
     pub docker_image: &'static str,
 }
 
-/// The analyzers the emulated Cortex offers. Version 2.0's catalog entry is not among the
-/// sources read; its fields are assumed to match 1.0 apart from the version and image.
-pub(crate) const DEFINITIONS: [Definition; 2] = [
+impl Definition {
+    /// `author` of the version's `AbuseIPDB.json`.
+    pub fn author(&self) -> &'static str {
+        abuseipdb::catalog(self.analyzer).author
+    }
+
+    /// `description` of the version's `AbuseIPDB.json`.
+    pub fn description(&self) -> &'static str {
+        abuseipdb::catalog(self.analyzer).description
+    }
+}
+
+/// The analyzers the emulated Cortex offers: the three published AbuseIPDB versions, with
+/// the descriptive fields of each version's `AbuseIPDB.json` (Cortex-Analyzers d2a1f1fe,
+/// c24b757b, 48712ecc).
+pub(crate) const DEFINITIONS: [Definition; 3] = [
     Definition {
         id: "AbuseIPDB_1_0",
         name: "AbuseIPDB",
         version: "1.0",
+        analyzer: abuseipdb::Version::V1,
         docker_image: "cortexneurons/abuseipdb:1",
+    },
+    Definition {
+        id: "AbuseIPDB_1_1",
+        name: "AbuseIPDB",
+        version: "1.1",
+        analyzer: abuseipdb::Version::V1_1,
+        docker_image: "cortexneurons/abuseipdb:1.1",
     },
     Definition {
         id: "AbuseIPDB_2_0",
         name: "AbuseIPDB",
         version: "2.0",
+        analyzer: abuseipdb::Version::V2,
         docker_image: "cortexneurons/abuseipdb:2",
     },
 ];
-
-const DESCRIPTION: &str = "Determine whether an IP was reported or not as malicious by AbuseIPDB";
 
 /// A configuration item as Cortex validates it (`ConfigurationDefinitionItem`).
 #[derive(Debug, Clone, Copy)]
@@ -138,9 +162,9 @@ pub(crate) fn definition_json(def: &Definition) -> Value {
         "id": def.id,
         "name": def.name,
         "version": def.version,
-        "description": DESCRIPTION,
+        "description": def.description(),
         "dataTypeList": ["ip"],
-        "author": "Matteo Lodi",
+        "author": def.author(),
         "url": "https://github.com/TheHive-Project/Cortex-Analyzers",
         "license": "AGPL-v3",
         "baseConfig": "AbuseIPDB",
@@ -247,8 +271,8 @@ impl Worker {
         m.insert("name".into(), json!(self.name));
         m.insert("version".into(), json!(def.version));
         m.insert("workerDefinitionId".into(), json!(def.id));
-        m.insert("description".into(), json!(DESCRIPTION));
-        m.insert("author".into(), json!("Matteo Lodi"));
+        m.insert("description".into(), json!(def.description()));
+        m.insert("author".into(), json!(def.author()));
         m.insert(
             "url".into(),
             json!("https://github.com/TheHive-Project/Cortex-Analyzers"),
@@ -542,8 +566,15 @@ impl CortexState {
         let cache = Duration::from_secs(60 * worker.cache_minutes(self.config.job_cache));
         if !request.force && !cache.is_zero() {
             let horizon = now.saturating_sub(cache.as_millis() as u64);
+            // Cortex looks for a job with the same tag, neither failed nor deleted, whose
+            // `startDate` falls within the cache window (CX `services/JobSrv.scala`
+            // `findSimilarJob`): a job still `Waiting` has no `startDate` and never matches.
+            // The emulated jobs start when they finish, and show `startDate` from then on.
             let hit = self.jobs.iter().rev().find(|j| {
-                j.cache_tag == tag && j.created_at >= horizon && j.status(now) != "Failure"
+                j.cache_tag == tag
+                    && now >= j.finished_at
+                    && j.created_at >= horizon
+                    && j.status(now) != "Failure"
             });
             if let Some(job) = hit {
                 return (job.clone(), true);

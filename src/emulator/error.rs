@@ -122,6 +122,14 @@ impl ApiError {
         errors.into_error()
     }
 
+    /// 400 `AttributeCheckingError` for a field of the wrong type, rendered as Play's `FAny`
+    /// when `is_text` (a query-string or form value).
+    pub fn invalid_format_field(name: &str, format: &str, field: &Value, is_text: bool) -> Self {
+        let mut errors = AttributeErrors::default();
+        errors.invalid_as(name, format, &[format], field, is_text);
+        errors.into_error()
+    }
+
     /// Adds the Basic challenge header to this answer.
     pub fn with_www_authenticate(mut self) -> Self {
         self.www_authenticate = true;
@@ -140,7 +148,7 @@ impl ApiError {
 /// them before answering one `AttributeCheckingError`.
 ///
 /// The message concatenates every error in brackets with no separator (SG `Errors.scala`
-/// `AttributeCheckingError`, research note Q1). Callers record fields in reverse extraction
+/// `AttributeCheckingError`, docs/upstream-notes.md Q1). Callers record fields in reverse extraction
 /// order, which is the order TheHive reports them in.
 #[derive(Debug, Default)]
 pub(crate) struct AttributeErrors {
@@ -158,7 +166,24 @@ impl AttributeErrors {
 
     /// Records an attribute of the wrong format.
     pub fn invalid(&mut self, name: &str, format: &str, accepted: &[&str], field: &Value) {
-        let field_text = scala_field(field);
+        self.invalid_as(name, format, accepted, field, false);
+    }
+
+    /// Records an attribute of the wrong format; `is_text` renders it as the `FAny` of a
+    /// query-string or form value.
+    pub fn invalid_as(
+        &mut self,
+        name: &str,
+        format: &str,
+        accepted: &[&str],
+        field: &Value,
+        is_text: bool,
+    ) {
+        let field_text = if is_text {
+            text_field(field)
+        } else {
+            scala_field(field)
+        };
         self.texts.push(format!(
             "Invalid format for {name}: {field_text}, expected {format} ({})",
             accepted.join(",")
@@ -227,7 +252,7 @@ impl AttributeErrors {
     }
 }
 
-/// Renders a JSON value as ScalliGraph's `Field` `toString` (research note Q1).
+/// Renders a JSON value as ScalliGraph's `Field` `toString` (docs/upstream-notes.md Q1).
 fn scala_field(value: &Value) -> String {
     match value {
         Value::Null => "FNull".to_owned(),
@@ -246,6 +271,17 @@ fn scala_field(value: &Value) -> String {
             format!("FObject(Map({}))", inner.join(", "))
         }
     }
+}
+
+/// Renders query-string or form text as ScalliGraph's `FAny` (its `Seq` printed as a `List`,
+/// which Play's parsers may build otherwise [I]).
+fn text_field(value: &Value) -> String {
+    let values: Vec<&str> = match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        Value::String(s) => vec![s.as_str()],
+        _ => return scala_field(value),
+    };
+    format!("FAny(List({}))", values.join(", "))
 }
 
 impl IntoResponse for ApiError {

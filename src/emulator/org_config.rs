@@ -2,6 +2,11 @@
 //!
 //! TH4 `controllers/v0/ConfigCtrl.scala` `organisationGet`/`organisationSet`: the value is any
 //! JSON, stored for the organisation of the caller's auth context, and echoed with its default.
+//! An item exists when `organisation.defaults.<path>` is in TheHive's configuration (TH4
+//! `services/ConfigContext.scala` `OrganisationConfigContext.defaultPath`; SG
+//! `services/config/ApplicationConfig.scala` `ContextApplicationConfig.validatedItem` reads
+//! that default when the item is built): `notification` and the four `ui.*` items of TH4
+//! `thehive/conf/reference.conf`, and `ui` itself, the object holding those four.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,9 +17,23 @@ use super::request::Call;
 use super::server::App;
 use super::store::now_ms;
 
-/// Default of an organisation item (TH4 `thehive/conf/reference.conf` `organisation.defaults`).
+/// Default of an organisation item: `organisation.defaults` in TH4 `thehive/conf/reference.conf`
+/// (`notification: []` in the `organisation` block, the `ui.*` keys in the later
+/// `organisation.defaults` block, which HOCON merges into the same object).
 fn default_value(path: &str) -> Option<Value> {
-    (path == "notification").then(|| json!([]))
+    let ui = json!({
+        "hideEmptyCaseButton": false,
+        "disallowMergeAlertInResolvedSimilarCases": false,
+        "defaultAlertSimilarCaseFilter": "open-cases",
+        "defaultDateFormat": "MM/DD/YY HH:mm",
+    });
+    match path {
+        "notification" => Some(json!([])),
+        "ui" => Some(ui),
+        _ => path
+            .strip_prefix("ui.")
+            .and_then(|key| ui.get(key).cloned()),
+    }
 }
 
 fn item(path: &str, value: Option<&Value>) -> Value {
@@ -24,7 +43,8 @@ fn item(path: &str, value: Option<&Value>) -> Value {
             "defaultValue": default,
             "value": value.cloned().unwrap_or(default.clone()),
         }),
-        // TheHive answers nulls for a path it has no definition for.
+        // Building the item throws for a path without default, and `organisationGet` recovers
+        // from any failure with nulls.
         None => {
             json!({"path": path, "defaultValue": null, "value": value.cloned().unwrap_or(Value::Null)})
         }
@@ -55,11 +75,12 @@ pub(crate) async fn set(
         ));
     }
     if default_value(&path).is_none() {
-        // Writing an item without a declared default throws outside TheHive's Try, so the
-        // error handler answers with the exception class (research note Q7, [I]).
+        // Building the item reads `organisation.defaults.<path>` outside any Try, so the
+        // missing key escapes to the error handler, which answers with the exception class
+        // (docs/upstream-notes.md Q7; the message is Typesafe Config's [I]).
         return Err(ApiError::internal(
             "com.typesafe.config.ConfigException$Missing",
-            format!("No configuration setting found for key '{path}'"),
+            format!("No configuration setting found for key 'organisation.defaults.{path}'"),
         ));
     }
     let value = call.fields.get("value").cloned().unwrap_or(Value::Null);

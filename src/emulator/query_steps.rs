@@ -26,7 +26,7 @@ pub(crate) fn step_name(step: &Value) -> Option<String> {
 }
 
 /// An unknown or misplaced step: 400 on `_name` listing the steps valid at that point
-/// (research note Q6).
+/// (docs/upstream-notes.md Q6).
 pub(crate) fn bad_step(step: &Value, accepted: &[&str]) -> ApiError {
     ApiError::invalid_format_among("_name", "query", accepted, step)
 }

@@ -90,7 +90,7 @@ pub(crate) async fn get_analyzer(link: &CortexLink, id: &str) -> Result<Value, A
 
 /// A Cortex failure as TheHive renders it: the client's `ApplicationError` (status and body)
 /// or, without an answer, the connection exception; both are 500s with the class name
-/// (TH4 `client-common/.../BaseClient.scala`, research note Q5).
+/// (TH4 `client-common/.../BaseClient.scala`, docs/upstream-notes.md Q5).
 fn client_error(error: LinkError) -> ApiError {
     match error {
         LinkError::Status { status, body, .. } => ApiError::internal(
@@ -98,7 +98,7 @@ fn client_error(error: LinkError) -> ApiError {
             format!(
                 "ApplicationError({}):\n{}",
                 status.as_u16(),
-                serde_json::to_string_pretty(&body).unwrap_or_default()
+                jackson_pretty(&body)
             ),
         ),
         LinkError::Unreachable { source, .. } => {
@@ -107,10 +107,50 @@ fn client_error(error: LinkError) -> ApiError {
     }
 }
 
+/// `Json.prettyPrint` as play-json does it, with Jackson's default pretty printer: two-space
+/// indents for object members, `"key" : value`, arrays on one line as `[ a, b ]`, and `{ }` /
+/// `[ ]` when empty.
+pub(crate) fn jackson_pretty(value: &Value) -> String {
+    fn write(value: &Value, depth: usize, out: &mut String) {
+        match value {
+            Value::Object(map) if map.is_empty() => out.push_str("{ }"),
+            Value::Object(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    out.push_str(if i == 0 { "\n" } else { ",\n" });
+                    out.push_str(&"  ".repeat(depth + 1));
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push_str(" : ");
+                    write(v, depth + 1, out);
+                }
+                out.push('\n');
+                out.push_str(&"  ".repeat(depth));
+                out.push('}');
+            }
+            Value::Array(items) if items.is_empty() => out.push_str("[ ]"),
+            Value::Array(items) => {
+                out.push_str("[ ");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    // Arrays do not indent: nested objects keep the enclosing depth.
+                    write(item, depth, out);
+                }
+                out.push_str(" ]");
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, 0, &mut out);
+    out
+}
+
 /// TheHive 4's answer to a job for an analyzer Cortex does not know: the id lookup fails with
 /// 404, the name search returns nothing, and TheHive throws `ApplicationError(404, "Analyzer
 /// <id> not found")`, which ScalliGraph renders with its class name (TH4 `JobSrv.scala`,
-/// `BaseClient.scala`; research note Q5).
+/// `BaseClient.scala`; docs/upstream-notes.md Q5).
 pub(crate) fn analyzer_not_found(analyzer: &str) -> ApiError {
     ApiError::internal(
         "org.thp.client.ApplicationError",
@@ -153,7 +193,8 @@ impl SubmitError {
             SubmitError::UnknownServer => ApiError::not_found(format!("Cortex {server} not found")),
             SubmitError::UnknownAnalyzer => analyzer_not_found(analyzer),
             SubmitError::Lookup(e) => client_error(e),
-            // TheHive reads any answer as a job; an error body does not parse as one.
+            // TheHive reads any answer as a job; an error body does not parse as one. The
+            // exception text is inferred from play-json's `JsResultException` [I].
             SubmitError::Run(LinkError::Status { .. }) => ApiError::internal(
                 "play.api.libs.json.JsResultException",
                 "JsResultException(errors:List(((/id),List(JsonValidationError(List(error.path.missing),List())))))",
@@ -356,4 +397,19 @@ pub(crate) async fn statuses(app: &App, link: &CortexLink) -> Vec<ServerStatus> 
     let fresh = check(link).await;
     app.set_cached_status(now, fresh.clone());
     fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_errors_print_json_as_jackson_does() {
+        let body = json!({"a": "x", "b": [1, {"c": []}], "d": {}});
+
+        assert_eq!(
+            jackson_pretty(&body),
+            "{\n  \"a\" : \"x\",\n  \"b\" : [ 1, {\n    \"c\" : [ ]\n  } ],\n  \"d\" : { }\n}"
+        );
+    }
 }

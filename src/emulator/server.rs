@@ -86,7 +86,9 @@ impl App {
 /// The router of an emulator configured by `config`, for in-process tests.
 pub fn router(config: EmulatorConfig) -> Router {
     if config.role == Role::Cortex {
-        return super::cortex_api::router(config).layer(middleware::from_fn(log_request));
+        return without_allow_header(
+            super::cortex_api::router(config).layer(middleware::from_fn(log_request)),
+        );
     }
     let prefix = config.context_path.trim_end_matches('/').to_owned();
     let profile = config.profile;
@@ -106,11 +108,27 @@ pub fn router(config: EmulatorConfig) -> Router {
         Profile::TheHive4 => thehive4_routes(&prefix),
         Profile::TheHive5 => thehive5_routes(&prefix),
     };
-    routes
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .layer(middleware::from_fn(log_request))
-        .with_state(app)
+    without_allow_header(
+        routes
+            .fallback(not_found)
+            .method_not_allowed_fallback(not_found)
+            .layer(middleware::from_fn(log_request))
+            .with_state(app),
+    )
+}
+
+/// Removes the `Allow` header axum's method router adds when a known path is called with
+/// another method: TheHive's catch-all and Cortex's router send none (SG
+/// `ScalligraphRouter.scala`). The method router adds it outside any layer of its own
+/// router, so the whole router is wrapped as the fallback of an outer one.
+fn without_allow_header(router: Router) -> Router {
+    async fn drop_allow(mut response: Response) -> Response {
+        response.headers_mut().remove(axum::http::header::ALLOW);
+        response
+    }
+    Router::new()
+        .fallback_service(router)
+        .layer(middleware::map_response(drop_allow))
 }
 
 /// Routes of TheHive 4.1.24: the v0 API, its v1 twins and the Cortex connector.

@@ -13,7 +13,7 @@ use super::error::{ApiError, AttributeErrors};
 use super::remote;
 use super::request::{Call, SESSION_COOKIE};
 use super::server::App;
-use super::store::{AuthContext, Store, User, now_ms};
+use super::store::{ADMIN_ORG, AuthContext, Store, User, now_ms};
 
 /// v0 roles derived from permissions (TH4 v0 `Conversion.scala` `permissions2Roles`).
 fn roles(ctx: &AuthContext) -> Vec<&'static str> {
@@ -96,7 +96,7 @@ pub(crate) struct LoginOutcome {
 pub(crate) fn login_common(app: &App, call: &Call) -> Result<LoginOutcome, ApiError> {
     let mut store = app.lock();
     // Login reads `user`, `password` and optional `organisation`; a missing one is an
-    // attribute error listed last-extracted first (research note Q1).
+    // attribute error listed last-extracted first (docs/upstream-notes.md Q1).
     let mut errors = AttributeErrors::default();
     errors.string(&call.fields, "password");
     errors.string(&call.fields, "user");
@@ -168,16 +168,23 @@ pub(crate) async fn logout(State(app): State<App>, call: Call) -> Response {
     response
 }
 
+/// The caller of `GET /api/user/current` (v0 and v1, TH4 `controllers/v0/UserCtrl.scala` and
+/// `v1/UserCtrl.scala` `current`).
+///
+/// A failed authentication is the usual 401 `AuthenticationError` (with the Basic challenge
+/// by the usual rules): the action is `authRoTransaction`, so its body, and the `recover`
+/// that answers a bodiless 401 with `X-Logout: 1`, only run once authentication succeeded.
+/// That 401 is for an authenticated caller whose user cannot be read.
 fn current_user(store: &Store, call: &Call) -> Result<(User, AuthContext), ApiError> {
-    let ctx = call.auth(store).map_err(ApiError::into_logout)?;
+    let ctx = call.auth(store)?;
     let user = store
         .user(&ctx.login)
         .cloned()
-        .ok_or_else(|| call.challenge(ApiError::authentication()).into_logout())?;
+        .ok_or_else(|| ApiError::authentication().into_logout())?;
     Ok((user, ctx))
 }
 
-/// `GET /api/user/current`: v0 user plus `X-Organisation`; 401 `X-Logout: 1` without body.
+/// `GET /api/user/current`: v0 user plus `X-Organisation`.
 pub(crate) async fn current(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     let store = app.lock();
     let (user, ctx) = current_user(&store, &call)?;
@@ -188,15 +195,47 @@ pub(crate) async fn current(State(app): State<App>, call: Call) -> Result<Respon
     Ok(response)
 }
 
-/// `GET /api/v1/user/current`.
+/// `GET /api/v1/user/current`: v1 user plus `X-Organisation` and `X-Permissions`, the
+/// user's permissions that belong to the scope of the organisation (`admin` for the admin
+/// organisation, else `organisation`; TH4 `controllers/v1/UserCtrl.scala` `current`,
+/// `models/Permissions.scala`).
 pub(crate) async fn current_v1(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     let store = app.lock();
-    let ctx = call.auth(&store)?;
-    let user = store
-        .user(&ctx.login)
-        .cloned()
-        .ok_or_else(ApiError::authentication)?;
-    Ok(Json(user_v1(&user, &ctx)).into_response())
+    let (user, ctx) = current_user(&store, &call)?;
+    let mut response = Json(user_v1(&user, &ctx)).into_response();
+    let admin_scope = ctx.org == ADMIN_ORG;
+    let scoped: Vec<&str> = ctx
+        .permissions
+        .iter()
+        .copied()
+        .filter(|p| permission_in_scope(p, admin_scope))
+        .collect();
+    for (name, value) in [
+        ("X-Organisation", ctx.org.clone()),
+        ("X-Permissions", scoped.join(",")),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    Ok(response)
+}
+
+/// Whether a permission belongs to the admin scope (`admin_scope`) or the organisation scope
+/// (TH4 `models/Permissions.scala`: `manageConfig` and `manageUser` are in both).
+fn permission_in_scope(permission: &str, admin_scope: bool) -> bool {
+    const ADMIN_ONLY: &[&str] = &[
+        "manageAnalyzerTemplate",
+        "manageCustomField",
+        "manageObservableTemplate",
+        "manageOrganisation",
+        "managePattern",
+        "managePlatform",
+        "manageProfile",
+        "manageTaxonomy",
+    ];
+    const BOTH: &[&str] = &["manageConfig", "manageUser"];
+    BOTH.contains(&permission) || (ADMIN_ONLY.contains(&permission) == admin_scope)
 }
 
 const THEHIVE_VERSION: &str = "4.1.24-1";
@@ -215,7 +254,8 @@ fn status_body(store: &Store, with_connectors: bool) -> Value {
         json!({})
     };
     let mut body = json!({
-        "versions": {"Scalligraph": THEHIVE_VERSION, "TheHive": THEHIVE_VERSION, "Play": "2.8.8"},
+        // 4.1.24 builds with the Play sbt plugin 2.8.13 (TH4 `project/plugins.sbt`).
+        "versions": {"Scalligraph": THEHIVE_VERSION, "TheHive": THEHIVE_VERSION, "Play": "2.8.13"},
         "connectors": connectors,
         "config": {
             "protectDownloadsWith": "malware",

@@ -194,8 +194,10 @@ pub(crate) struct Job {
     pub worker_id: String,
     pub analyzer_name: String,
     pub definition: String,
-    /// `startDate`/`endDate` at creation: Cortex's dates of a finished cached job, else the
-    /// creation time (TH4 `cortex/.../services/Conversion.scala` falls back to `new Date`).
+    /// `startDate`/`endDate` at creation: Cortex's `startDate`/`endDate`, each falling back
+    /// to Cortex's creation `date` (TH4 `cortex/connector/.../services/JobSrv.scala`
+    /// `fromCortexOutputJob`). `startDate` never changes afterwards; `endDate` becomes the
+    /// poller's clock when the result is stored (`updateJobStatus` sets `new Date()`).
     pub initial_dates: (Millis, Millis),
     /// Status Cortex answered at creation: `Waiting`, or `Success` for a finished cache hit.
     pub born_status: &'static str,
@@ -286,10 +288,9 @@ fn definition(name: &str) -> (String, String, Vec<String>) {
             Some(format!("{major}.{minor}"))
         })
         .unwrap_or_else(|| "1.0".to_owned());
-    let description = if name.starts_with("AbuseIPDB") {
-        "Determine whether an IP was reported or not as malicious by AbuseIPDB".to_owned()
-    } else {
-        format!("{name} (emulated)")
+    let description = match abuseipdb::Version::of(name) {
+        Some(v) => abuseipdb::catalog(v).description.to_owned(),
+        None => format!("{name} (emulated)"),
     };
     (version, description, vec!["ip".to_owned()])
 }
@@ -790,8 +791,9 @@ impl Store {
 
     /// Records a job that a remote Cortex accepted (role `thehive`); returns the TheHive id.
     ///
-    /// TheHive keeps Cortex's status (`Success` for a cache hit) and dates, falling back to the
-    /// current time (TH4 `cortex/.../services/Conversion.scala`).
+    /// TheHive keeps Cortex's status (`Success` for a cache hit) and dates, each falling back
+    /// to Cortex's creation `date` (TH4 `cortex/connector/.../services/JobSrv.scala`
+    /// `fromCortexOutputJob`); the current time only stands in for a `date` Cortex omitted.
     pub fn record_remote_job(
         &mut self,
         now: Millis,
@@ -816,8 +818,9 @@ impl Store {
             .or_else(|| cortex_job["analyzerDefinitionId"].as_str())
             .unwrap_or(&name)
             .to_owned();
-        let start = cortex_job["startDate"].as_u64().unwrap_or(now);
-        let end = cortex_job["endDate"].as_u64().unwrap_or(now);
+        let date = cortex_job["date"].as_u64().unwrap_or(now);
+        let start = cortex_job["startDate"].as_u64().unwrap_or(date);
+        let end = cortex_job["endDate"].as_u64().unwrap_or(date);
         let status = text("status");
         let id = self.alloc_id();
         self.jobs.insert(
@@ -899,7 +902,9 @@ impl Store {
             }
             _ => return,
         }
-        remote.end_date = answer["endDate"].as_u64().or(Some(now));
+        // TheHive stamps the end with its own clock when it stores the result, not with
+        // Cortex's `endDate` (TH4 `JobSrv.scala` `updateJobStatus`).
+        remote.end_date = Some(now);
         job.stored_at = now;
     }
 
@@ -918,11 +923,15 @@ impl Store {
         analyzer: &str,
         obs: &Observable,
     ) -> CortexJob {
+        // Cortex only reuses a job that has a `startDate` in the cache window and did not
+        // fail (CX `services/JobSrv.scala` `findSimilarJob`); the emulated jobs start when
+        // they finish, so a job still `Waiting` is never a hit.
         let horizon = now.saturating_sub(ms(self.config.job_cache));
         let cached = self.cortex_jobs.iter().rev().find(|j| {
             j.cache_tag == tag
+                && j.finished_at <= now
                 && j.created_at >= horizon
-                && !(j.finished_at <= now && matches!(j.outcome, Outcome::Failure(_)))
+                && !matches!(j.outcome, Outcome::Failure(_))
         });
         if let Some(job) = cached {
             return job.clone();
@@ -995,7 +1004,9 @@ impl Store {
             .cortex_job(&job.cortex_job_id)
             .filter(|_| now >= job.stored_at)
         {
-            out["endDate"] = json!(cj.finished_at);
+            // The poller's clock at the tick that stored the result (TH4 `JobSrv.scala`
+            // `updateJobStatus`), not Cortex's end.
+            out["endDate"] = json!(job.stored_at);
             out["report"] = match &cj.outcome {
                 Outcome::Success { full, .. } => {
                     json!({"success": true, "full": full, "artifacts": []})
@@ -1028,7 +1039,7 @@ impl Store {
             }
             Outcome::Failure(message) => json!({"errorMessage": message, "success": false}),
         };
-        Some((cj.finished_at, report))
+        Some((job.stored_at, report))
     }
 
     /// `reports` of an observable, for renderers outside the store.
@@ -1085,7 +1096,9 @@ impl Store {
             "_type": "case_artifact",
             "dataType": obs.data_type,
             "data": obs.data,
-            "startDate": obs.fields.get("startDate").cloned().unwrap_or(json!(obs.created_at)),
+            // TheHive renders the creation date whatever `startDate` was sent (TH4 v0
+            // `Conversion.scala` `observableOutput`).
+            "startDate": obs.created_at,
             "tlp": obs.tlp,
             "tags": obs.fields.get("tags").cloned().unwrap_or(json!([])),
             "ioc": obs.fields.get("ioc").cloned().unwrap_or(json!(false)),
@@ -1104,7 +1117,7 @@ impl Store {
     /// v0 case JSON (TH4 `dto/v0/Case.scala` `OutputCase.writes`).
     ///
     /// Unlike the other v0 outputs, the case writer is hand-written with `Json.obj`, so absent
-    /// optionals are rendered as `null` (research note Q3). `permissions` lists the caller's
+    /// optionals are rendered as `null` (docs/upstream-notes.md Q3). `permissions` lists the caller's
     /// permissions.
     pub fn case_json(&self, case: &Case, ctx: &AuthContext) -> Value {
         let f = &case.fields;
@@ -1148,7 +1161,8 @@ impl Store {
             "_createdAt": obs.created_at,
             "dataType": obs.data_type,
             "data": obs.data,
-            "startDate": obs.fields.get("startDate").cloned().unwrap_or(json!(obs.created_at)),
+            // As in v0, the creation date (TH4 v1 `Conversion.scala` `observableOutput`).
+            "startDate": obs.created_at,
             "tlp": obs.tlp,
             "tags": obs.fields.get("tags").cloned().unwrap_or(json!([])),
             "ioc": obs.fields.get("ioc").cloned().unwrap_or(json!(false)),
@@ -1242,17 +1256,17 @@ pub(crate) fn cache_tag(
 }
 
 /// Runs an enabled analyzer by name.
+///
+/// Names starting with `AbuseIPDB` run the AbuseIPDB version they name (`abuseipdb::Version::of`).
+/// Any other analyzer takes every data type and succeeds with an empty summary, which adds no
+/// report entry.
 pub(crate) fn run_analyzer(name: &str, data_type: &str, data: &str) -> Outcome {
-    if name.starts_with("AbuseIPDB_1") {
-        abuseipdb::run(abuseipdb::Version::V1, data_type, data)
-    } else if name.starts_with("AbuseIPDB") {
-        abuseipdb::run(abuseipdb::Version::V2, data_type, data)
-    } else {
-        // Other configured analyzers succeed with an empty summary, which adds no report entry.
-        Outcome::Success {
+    match abuseipdb::Version::of(name) {
+        Some(version) => abuseipdb::run(version, data_type, data),
+        None => Outcome::Success {
             full: json!({"data": data, "dataType": data_type}),
             taxonomies: Vec::new(),
-        }
+        },
     }
 }
 

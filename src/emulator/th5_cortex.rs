@@ -9,6 +9,8 @@
 //! inferred. In the `thehive` role jobs go to the remote Cortex over HTTP (`remote`), with the
 //! same leniency: a submission that fails there gives a failing job, not an error answer.
 
+use std::collections::HashSet;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -36,18 +38,12 @@ fn check_input(
     store: &Store,
     ctx: &AuthContext,
     fields: &Map<String, Value>,
+    text: &HashSet<String>,
 ) -> Result<JobInput, ApiError> {
     // Same extraction order as TheHive 4 (analyzerId, cortexId, artifactId, parameters), so
-    // the errors are listed last-extracted first (research note Q1) [I for TheHive 5].
+    // the errors are listed last-extracted first (docs/upstream-notes.md Q1) [I for TheHive 5].
     let mut errors = AttributeErrors::default();
-    let parameters = match fields.get("parameters") {
-        None => Map::new(),
-        Some(Value::Object(obj)) => obj.clone(),
-        Some(other) => {
-            errors.invalid("parameters", "object", &["object"], other);
-            Map::new()
-        }
-    };
+    let parameters = super::cortex::parameters_field(fields, text, &mut errors);
     let artifact_id = errors.string(fields, "artifactId");
     let cortex_id = errors.string(fields, "cortexId");
     let analyzer_id = errors.string(fields, "analyzerId");
@@ -118,12 +114,13 @@ async fn create_one(
     app: &App,
     ctx: &AuthContext,
     fields: &Map<String, Value>,
+    text: &HashSet<String>,
 ) -> Result<String, ApiError> {
     let (input, link) = {
         let mut store = app.lock();
         let now = now_ms();
         store.advance(now);
-        let input = check_input(&store, ctx, fields)?;
+        let input = check_input(&store, ctx, fields, text)?;
         let Some(link) = app.link() else {
             let id = create_local(&mut store, ctx, input, now);
             tracing::debug!(target: "emulator", job_id = %id, "job created");
@@ -166,7 +163,7 @@ async fn create_one(
 /// `OutputJob`.
 pub(crate) async fn create_job(State(app): State<App>, call: Call) -> Result<Response, ApiError> {
     let ctx = call.auth(&app.lock())?;
-    let id = create_one(&app, &ctx, &call.fields).await?;
+    let id = create_one(&app, &ctx, &call.fields, &call.text).await?;
     let now = now_ms();
     let store = app.lock();
     let job = store.find_job(&ctx.org, &id).expect("just created");
@@ -189,7 +186,8 @@ pub(crate) async fn create_jobs_bulk(
     let mut ids = Vec::new();
     for item in &items {
         let fields = item.as_object().cloned().unwrap_or_default();
-        ids.push(create_one(&app, &ctx, &fields).await?);
+        // Bulk items are JSON inside the body, never query-string text.
+        ids.push(create_one(&app, &ctx, &fields, &HashSet::new()).await?);
     }
     let now = now_ms();
     let store = app.lock();

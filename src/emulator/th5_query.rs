@@ -200,8 +200,8 @@ impl Eval<'_> {
         let Some(id) = step.get("idOrName").and_then(Value::as_str) else {
             return Err(ApiError::missing_attributes(&["idOrName"]));
         };
-        // An unknown or invisible entity gives an empty result, not an error (research note
-        // Q6 for TheHive 4).
+        // An unknown or invisible entity gives an empty result, not an error
+        // (docs/upstream-notes.md Q6 for TheHive 4).
         let found = all.into_iter().filter(|e| self.named(*e, id)).collect();
         Ok((kind, found))
     }

@@ -176,7 +176,8 @@ pub(crate) fn observable(store: &Store, obs: &Observable, now: Millis) -> Value 
         "_createdAt": obs.created_at,
         "dataType": obs.data_type,
         "data": obs.data,
-        "startDate": f.get("startDate").cloned().unwrap_or(json!(obs.created_at)),
+        // TheHive 4 renders the creation date whatever was sent; assumed kept in 5 [I].
+        "startDate": obs.created_at,
         "tlp": obs.tlp,
         "tlpLabel": tlp_label(obs.tlp),
         "pap": pap,
@@ -321,7 +322,7 @@ pub(crate) fn status_public() -> Value {
 }
 
 /// `config` of the legacy status, as captured on TheHive 5.1.4 (StrangeBeeCorp/docs
-/// `docs/resources/iaas/azure/.../upgrade.md`, research note Q8).
+/// `docs/resources/iaas/azure/.../upgrade.md`, docs/upstream-notes.md Q8).
 fn legacy_config() -> Value {
     json!({
         "protectDownloadsWith": "malware",

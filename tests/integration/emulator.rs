@@ -174,25 +174,42 @@ async fn login_opens_a_session_and_rejects_bad_passwords() {
 }
 
 #[tokio::test]
-async fn current_user_without_credentials_asks_to_log_out() {
+async fn current_user_without_credentials_is_a_plain_authentication_error() {
     let fx = Fixture::start().await;
 
-    let response = fx
+    let anonymous = fx
         .http
         .get(fx.url("/api/user/current"))
         .send()
         .await
         .expect("request");
+    let from_ui = fx
+        .http
+        .get(fx.url("/api/user/current"))
+        .header("Referer", "http://ui.example/")
+        .bearer_auth("wrong-key")
+        .send()
+        .await
+        .expect("request");
 
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // TH4 v0 `UserCtrl.current` only answers `X-Logout` once authentication succeeded.
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers().get("x-logout").is_none());
     assert_eq!(
-        response
+        anonymous
             .headers()
-            .get("x-logout")
+            .get("www-authenticate")
             .and_then(|v| v.to_str().ok()),
-        Some("1")
+        Some("Basic realm=\"thehive\"")
     );
-    assert_eq!(response.text().await.expect("body"), "");
+    let body: Value = anonymous.json().await.expect("json body");
+    assert_eq!(
+        body,
+        json!({"type": "AuthenticationError", "message": "Authentication failure"})
+    );
+    assert_eq!(from_ui.status(), StatusCode::UNAUTHORIZED);
+    assert!(from_ui.headers().get("www-authenticate").is_none());
+    assert!(from_ui.headers().get("x-logout").is_none());
 }
 
 #[tokio::test]
@@ -536,9 +553,12 @@ async fn abuseipdb_versions_use_their_own_predicates() {
             {"level": "safe", "namespace": "AbuseIPDB", "predicate": "Reports", "value": 0}
         ])
     );
-    assert_eq!(
-        v2_done["report"]["full"]["values"][0]["query_type"],
-        "check"
+    // 2.0 names the query type beside `values` (Cortex-Analyzers 48712ecc).
+    assert_eq!(v2_done["report"]["full"]["query_type"], "check");
+    assert!(
+        v2_done["report"]["full"]["values"][0]
+            .get("query_type")
+            .is_none()
     );
     assert_eq!(
         v2_done["report"]["full"]["values"][0]["data"]["isPublic"],
@@ -918,4 +938,431 @@ async fn v1_case_and_observable_routes_use_v1_shapes() {
     assert_eq!(observable["extraData"], json!({}));
     assert_eq!(v0_case["_id"], case["_id"]);
     assert_eq!(v0_case["summary"], Value::Null);
+}
+
+/// A new observable with one finished job per analyzer named, run in that order.
+async fn observable_with_jobs(fx: &Fixture, analyzers: &[&str]) -> String {
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.1.7.9").await;
+    for analyzer in analyzers {
+        let job = fx.run(&obs, analyzer).await;
+        fx.finished(job["id"].as_str().expect("id")).await;
+    }
+    obs
+}
+
+async fn search_jobs(
+    fx: &Fixture,
+    obs: &str,
+    query_string: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let response = fx
+        .post(
+            &format!("/api/connector/cortex/job/_search{query_string}"),
+            json!({"query": {"_parent": {"_type": "case_artifact", "_id": obs}}}),
+        )
+        .await;
+    let status = response.status();
+    let total = response
+        .headers()
+        .get("x-total")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, response.json().await.expect("json"), total)
+}
+
+#[tokio::test]
+async fn curl_form_and_text_bodies_give_missing_attributes() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.2.7.9").await;
+    let json_text =
+        json!({"analyzerId": "AbuseIPDB_1_0", "cortexId": "cortex0", "artifactId": obs})
+            .to_string();
+    let missing_all = json!([
+        {"name": "artifactId", "type": "MissingAttributeError"},
+        {"name": "cortexId", "type": "MissingAttributeError"},
+        {"name": "analyzerId", "type": "MissingAttributeError"},
+    ]);
+
+    let mut answers = Vec::new();
+    // `curl -d '{json}'` sends the JSON as a form, and a text body is ignored.
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let response = fx
+            .http
+            .post(fx.url("/api/connector/cortex/job"))
+            .bearer_auth(KEY)
+            .header("Content-Type", content_type)
+            .body(json_text.clone())
+            .send()
+            .await
+            .expect("request");
+        answers.push((
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        ));
+    }
+    let with_charset = fx
+        .http
+        .post(fx.url("/api/connector/cortex/job"))
+        .bearer_auth(KEY)
+        .header("Content-Type", "Application/JSON; charset=UTF-8")
+        .body(json_text.clone())
+        .send()
+        .await
+        .expect("request");
+    let form_login = fx
+        .http
+        .post(fx.url("/api/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("user=analyst%40thehive.local&password=analyst-pass")
+        .send()
+        .await
+        .expect("request");
+
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["type"], "AttributeCheckingError");
+        assert_eq!(body["errors"], missing_all);
+    }
+    assert_eq!(with_charset.status(), StatusCode::CREATED);
+    assert_eq!(form_login.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn query_string_parameters_win_over_body_fields() {
+    let fx = Fixture::start().await;
+
+    let login = fx
+        .http
+        .post(fx.url("/api/login?password=analyst-pass"))
+        .json(&json!({"user": "analyst@thehive.local", "password": "wrong"}))
+        .send()
+        .await
+        .expect("request");
+    let obs = observable_with_jobs(&fx, &["AbuseIPDB_1_0", "AbuseIPDB_2_0"]).await;
+    let response = fx
+        .post(
+            "/api/connector/cortex/job/_search?range=0-1",
+            json!({"query": {"_parent": {"_type": "case_artifact", "_id": obs}}, "range": "all"}),
+        )
+        .await;
+    let jobs: Value = response.json().await.expect("json");
+
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+}
+
+#[tokio::test]
+async fn unreadable_ranges_fall_back_as_thehive_does() {
+    let fx = Fixture::start().await;
+    let obs = observable_with_jobs(&fx, &["AbuseIPDB_1_0", "AbuseIPDB_2_0", "AbuseIPDB_1_0"]).await;
+
+    let (abc_status, abc, abc_total) = search_jobs(&fx, &obs, "?range=abc").await;
+    let (_, from_two, _) = search_jobs(&fx, &obs, "?range=2").await;
+    let (_, backwards, _) = search_jobs(&fx, &obs, "?range=1-0").await;
+    let number = fx
+        .post(
+            "/api/connector/cortex/job/_search",
+            json!({"query": {}, "range": 5}),
+        )
+        .await;
+    let number_status = number.status();
+    let number: Value = number.json().await.expect("json");
+
+    // `abc` is 0-10, `2` is 2-12 and `1-0` is 1-11.
+    assert_eq!(abc_status, StatusCode::OK);
+    assert_eq!(abc.as_array().map(Vec::len), Some(3));
+    assert_eq!(abc_total.as_deref(), Some("3"));
+    assert_eq!(from_two.as_array().map(Vec::len), Some(1));
+    assert_eq!(backwards.as_array().map(Vec::len), Some(2));
+    assert_eq!(number_status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        number["message"],
+        "[Invalid format for range: FNumber(5.0), expected string (string)]"
+    );
+}
+
+#[tokio::test]
+async fn sort_text_is_split_on_commas() {
+    let fx = Fixture::start().await;
+    let obs = observable_with_jobs(&fx, &["AbuseIPDB_2_0", "AbuseIPDB_1_0", "AbuseIPDB_2_0"]).await;
+    let names = |jobs: &Value| -> Vec<String> {
+        jobs.as_array()
+            .into_iter()
+            .flatten()
+            .map(|j| {
+                format!(
+                    "{}@{}",
+                    j["analyzerName"].as_str().unwrap_or(""),
+                    j["startDate"]
+                )
+            })
+            .collect()
+    };
+
+    let (status, split, _) = search_jobs(&fx, &obs, "?sort=analyzerName,-startDate").await;
+    let (empty_status, empty, _) = search_jobs(&fx, &obs, "?sort=analyzerName,,startDate").await;
+
+    assert_eq!(status, StatusCode::OK);
+    let sorted = names(&split);
+    assert!(sorted[0].starts_with("AbuseIPDB_1_0@"), "{sorted:?}");
+    let v2_dates: Vec<u64> = split
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|j| j["analyzerName"] == "AbuseIPDB_2_0")
+        .filter_map(|j| j["startDate"].as_u64())
+        .collect();
+    assert_eq!(v2_dates.len(), 2);
+    assert!(v2_dates[0] >= v2_dates[1], "{sorted:?}");
+    // An empty element makes TheHive's `s(0)` throw.
+    assert_eq!(empty_status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(empty["type"], "java.lang.StringIndexOutOfBoundsException");
+}
+
+#[tokio::test]
+async fn job_end_date_is_the_poller_tick_that_stored_the_result() {
+    let fx = Fixture::with(EmulatorConfig {
+        job_latency: Latency::fixed(Duration::from_millis(10)),
+        refresh_delay: Duration::from_millis(400),
+        ..fast_config()
+    })
+    .await;
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.3.7.9").await;
+
+    let created = fx.run(&obs, "AbuseIPDB_1_0").await;
+    let done = fx.finished(created["id"].as_str().expect("id")).await;
+
+    let start = done["startDate"].as_u64().expect("startDate");
+    let end = done["endDate"].as_u64().expect("endDate");
+    // Cortex finished after 10 ms; TheHive stores the result at its first tick, 400 ms on.
+    assert_eq!(created["startDate"], done["startDate"]);
+    assert!(end >= start + 400, "start {start}, end {end}");
+}
+
+#[tokio::test]
+async fn observables_render_their_creation_date_and_a_tag_set() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+
+    let mut created = Vec::new();
+    for path in [
+        format!("/api/case/{case_id}/artifact"),
+        format!("/api/v1/case/{case_id}/observable"),
+    ] {
+        let response = fx
+            .post(
+                &path,
+                json!({"dataType": "ip", "data": format!("45.4.7.{}", created.len() + 1),
+                    "startDate": 1000, "tags": ["a", "a", "b"]}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        created.push(body[0].clone());
+    }
+
+    let (v0, v1) = (&created[0], &created[1]);
+    assert_eq!(v0["startDate"], v0["createdAt"]);
+    assert_eq!(v1["startDate"], v1["_createdAt"]);
+    assert_eq!(v0["tags"], json!(["a", "b"]));
+    assert_eq!(v1["tags"], json!(["a", "b"]));
+}
+
+#[tokio::test]
+async fn organisation_ui_items_have_defaults_and_unknown_items_name_the_key() {
+    let fx = Fixture::start().await;
+    let admin_put = |path: &str, value: Value| {
+        fx.http
+            .put(fx.url(&format!("/api/config/organisation/{path}")))
+            .bearer_auth(ADMIN_KEY)
+            .header("X-Organisation", "demo")
+            .json(&json!({ "value": value }))
+            .send()
+    };
+
+    let date_format: Value = fx
+        .get("/api/config/organisation/ui.defaultDateFormat")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let unknown_get: Value = fx
+        .get("/api/config/organisation/ui.colour")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let set = admin_put("ui.hideEmptyCaseButton", json!(true))
+        .await
+        .expect("request");
+    let set_status = set.status();
+    let set: Value = set.json().await.expect("json");
+    let unknown = admin_put("ui.colour", json!("blue"))
+        .await
+        .expect("request");
+    let unknown_status = unknown.status();
+    let unknown: Value = unknown.json().await.expect("json");
+
+    assert_eq!(
+        date_format,
+        json!({"path": "ui.defaultDateFormat", "defaultValue": "MM/DD/YY HH:mm", "value": "MM/DD/YY HH:mm"})
+    );
+    assert_eq!(
+        unknown_get,
+        json!({"path": "ui.colour", "defaultValue": null, "value": null})
+    );
+    assert_eq!(set_status, StatusCode::OK);
+    assert_eq!(
+        set,
+        json!({"path": "ui.hideEmptyCaseButton", "defaultValue": false, "value": true})
+    );
+    assert_eq!(unknown_status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        unknown["type"],
+        "com.typesafe.config.ConfigException$Missing"
+    );
+    assert!(
+        unknown["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'organisation.defaults.ui.colour'")),
+        "{unknown}"
+    );
+}
+
+#[tokio::test]
+async fn non_object_parameters_are_refused_as_js_object_and_null_is_absent() {
+    let fx = Fixture::start().await;
+    let case_id = fx.case().await;
+    let obs = fx.observable(&case_id, "45.5.7.9").await;
+    let job = |parameters: Value| {
+        fx.post(
+            "/api/connector/cortex/job",
+            json!({"analyzerId": "AbuseIPDB_1_0", "cortexId": "cortex0", "artifactId": obs,
+                "parameters": parameters}),
+        )
+    };
+
+    let text = job(json!("x")).await;
+    let text_status = text.status();
+    let text: Value = text.json().await.expect("json");
+    let null = job(Value::Null).await;
+
+    assert_eq!(text_status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        text["message"],
+        "[Invalid format for parameters: FString(x), expected jsObject (jsObject)]"
+    );
+    assert_eq!(text["errors"][0]["format"], "jsObject");
+    assert_eq!(null.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn version_1_1_keeps_1_0_predicates_with_a_malicious_level_from_75() {
+    let mut config = fast_config();
+    config.cortex_servers[0].analyzers = vec!["AbuseIPDB_1_1".to_owned()];
+    let fx = Fixture::with(config).await;
+    let case_id = fx.case().await;
+
+    let mut scores = Vec::new();
+    for i in 1..=16 {
+        let obs = fx.observable(&case_id, &format!("45.{i}.7.9")).await;
+        let job = fx.run(&obs, "AbuseIPDB_1_1").await;
+        let done = fx.finished(job["id"].as_str().expect("id")).await;
+        assert!(
+            done["report"]["full"]["values"][0]
+                .get("freshness")
+                .is_some()
+        );
+        let observable: Value = fx
+            .get(&format!("/api/case/artifact/{obs}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let taxonomies = observable["reports"]["AbuseIPDB_1_1"]["taxonomies"].clone();
+        let score = taxonomies
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["predicate"] == "Abuse Confidence Score")
+            .cloned()
+            .expect("score taxonomy");
+        scores.push((
+            score["value"].as_u64().expect("score"),
+            score["level"].clone(),
+        ));
+    }
+
+    for (score, level) in &scores {
+        let expected = match score {
+            75.. => "malicious",
+            1.. => "suspicious",
+            0 => "safe",
+        };
+        assert_eq!(level, expected, "score {score}");
+    }
+    assert!(scores.iter().any(|(s, _)| *s >= 75), "{scores:?}");
+}
+
+#[tokio::test]
+async fn v1_current_user_lists_scoped_permissions() {
+    let fx = Fixture::start().await;
+
+    let analyst = fx.get("/api/v1/user/current").await;
+    let admin = fx
+        .http
+        .get(fx.url("/api/v1/user/current"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .expect("request");
+    let header = |r: &Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    let analyst_permissions = header(&analyst, "x-permissions");
+    let admin_permissions = header(&admin, "x-permissions");
+    assert_eq!(header(&analyst, "x-organisation"), "demo");
+    assert!(analyst_permissions.split(',').any(|p| p == "manageAnalyse"));
+    assert!(
+        admin_permissions
+            .split(',')
+            .any(|p| p == "manageOrganisation")
+    );
+    // `manageTag` only belongs to the organisation scope.
+    assert!(!admin_permissions.split(',').any(|p| p == "manageTag"));
+}
+
+#[tokio::test]
+async fn wrong_method_on_a_known_path_is_the_catch_all_without_allow() {
+    let fx = Fixture::start().await;
+
+    let response = fx
+        .http
+        .put(fx.url("/api/case/artifact/~1"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request");
+
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers().get("allow").is_none());
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["message"], "/api/case/artifact/~1");
+}
+
+#[tokio::test]
+async fn status_names_the_play_version_of_4_1_24() {
+    let fx = Fixture::start().await;
+
+    let status: Value = fx.get("/api/status").await.json().await.expect("json");
+
+    assert_eq!(status["versions"]["Play"], "2.8.13");
 }

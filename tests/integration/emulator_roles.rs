@@ -817,3 +817,168 @@ async fn thehive5_role_accepts_unknown_cortex_or_analyzer_and_fails_the_job_late
         assert_eq!(finished["report"]["success"], false);
     }
 }
+
+#[tokio::test]
+async fn cortex_cache_skips_waiting_jobs_and_reads_force_as_elastic4play() {
+    let cortex = Cortex::start(true, latency(300)).await;
+    let key = cortex.bootstrap().await;
+    let worker_id = md5_hex("demo_AbuseIPDB_1_0_analyzer");
+    let body = json!({"dataType": "ip", "data": "9.9.9.8"});
+    let run = |query: &str, body: Value| {
+        let request = cortex
+            .post(&format!("/api/analyzer/{worker_id}/run{query}"))
+            .bearer_auth(&key)
+            .json(&body);
+        async move {
+            let job: Value = request.send().await.unwrap().json().await.unwrap();
+            job
+        }
+    };
+    let with_force = |force: Value| {
+        let mut b = body.clone();
+        b["force"] = force;
+        b
+    };
+
+    let first = run("", body.clone()).await;
+    let while_waiting = run("", body.clone()).await;
+    let id = first["id"].as_str().unwrap().to_owned();
+    let finished: Value = cortex
+        .get(&format!("/api/job/{id}/waitreport?atMost=5%20seconds"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cached = run("", body.clone()).await;
+    let json_one = run("", with_force(json!(1))).await;
+    let json_text = run("", with_force(json!("true"))).await;
+    let query_one = run("?force=1", body.clone()).await;
+    let query_true = run("?force=TRUE", body.clone()).await;
+
+    // A job still `Waiting` has no `startDate`, so Cortex's cache lookup skips it.
+    assert_ne!(while_waiting["id"], first["id"]);
+    assert!(while_waiting.get("fromCache").is_none());
+    assert_eq!(finished["status"], "Success");
+    assert_eq!(cached["fromCache"], true, "{cached}");
+    // elastic4play reads `force` from JSON booleans and from text only.
+    assert_eq!(json_one["fromCache"], true);
+    assert_eq!(json_text["fromCache"], true);
+    for forced in [&query_one, &query_true] {
+        assert!(forced.get("fromCache").is_none(), "{forced}");
+        assert_ne!(forced["id"], cached["id"]);
+    }
+}
+
+#[tokio::test]
+async fn cortex_catalog_has_each_abuseipdb_version_with_its_own_description() {
+    let cortex = Cortex::start(true, latency(50)).await;
+    cortex.bootstrap().await;
+
+    let definitions: Value = cortex
+        .get("/api/analyzerdefinition")
+        .basic_auth("thehive", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let find = |id: &str| {
+        definitions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+
+    let (v1, v1_1, v2) = (
+        find("AbuseIPDB_1_0"),
+        find("AbuseIPDB_1_1"),
+        find("AbuseIPDB_2_0"),
+    );
+    assert_eq!(v1["author"], "Matteo Lodi");
+    assert_eq!(v1_1["version"], "1.1");
+    assert_eq!(v2["author"], "Matteo Lodi; Fabien Bloume, StrangeBee");
+    assert!(
+        v2["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Check IP addresses or CIDR blocks")),
+        "{v2}"
+    );
+    assert_ne!(v1["description"], v2["description"]);
+    // Cortex's `WorkerDefinition` does not carry the catalog's `integration_type`.
+    assert!(v2.get("integration_type").is_none());
+}
+
+#[tokio::test]
+async fn thehive_role_stamps_end_date_with_its_own_poll_time() {
+    let cortex = Cortex::start(true, latency(20)).await;
+    let key = cortex.bootstrap().await;
+    let thehive = start(EmulatorConfig {
+        refresh_delay: Duration::from_millis(400),
+        ..thehive_config(cortex.emulator.base_url(), &key)
+    })
+    .await;
+    let th = TheHive {
+        emulator: thehive,
+        http: Client::new(),
+    };
+    let (_, case) = th
+        .post("/api/case", json!({"title": "t", "description": "d"}))
+        .await;
+    let (_, observables) = th
+        .post(
+            &format!("/api/case/{}/artifact", case["_id"].as_str().unwrap()),
+            json!({"dataType": "ip", "data": "9.9.9.7"}),
+        )
+        .await;
+    let obs = observables[0]["_id"].as_str().unwrap().to_owned();
+
+    let (status, job) = th
+        .post(
+            "/api/connector/cortex/job",
+            json!({"analyzerId": "AbuseIPDB_1_0", "cortexId": "cortex0", "artifactId": obs}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let done = loop {
+        let job = th.get(&format!("/api/connector/cortex/job/{id}")).await;
+        if job.get("report").is_some() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "job never finished: {job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    assert_eq!(status, StatusCode::CREATED);
+    let (start_date, end_date) = (
+        done["startDate"].as_u64().unwrap(),
+        done["endDate"].as_u64().unwrap(),
+    );
+    // Cortex finished after 20 ms; TheHive polls 400 ms after the submission.
+    assert!(end_date >= start_date + 400, "{start_date} {end_date}");
+}
+
+#[tokio::test]
+async fn cortex_status_names_the_libraries_of_3_1_8() {
+    let cortex = Cortex::start(false, latency(50)).await;
+
+    let status: Value = cortex
+        .get("/api/status")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(status["versions"]["Cortex"], "3.1.8-1");
+    assert_eq!(status["versions"]["Elastic4Play"], "1.13.6");
+    assert_eq!(status["versions"]["Play"], "2.8.19");
+}
