@@ -597,19 +597,21 @@ impl Th5Stack {
         // `--role cortex --cortex-basic-auth`, as the stack's Cortex container runs.
         let cortex = start(cortex_config(true, latency(80))).await;
         let config = StackConfig::new("roles-test", Images::emulator("hivecheck:test"));
-        let key = stack::cortex(&cortex.base_url(), &config)
+        let setup = stack::cortex(&cortex.base_url(), &config)
             .await
             .expect("Cortex bootstraps");
-        // `--role thehive --profile thehive5 --cortex-url cortex0=... --cortex-key KEY`.
+        // `--role thehive --profile thehive5`, with no Cortex until the bootstrap registers it.
         let thehive = start(EmulatorConfig {
             role: Role::TheHive,
             profile: Profile::TheHive5,
-            cortex_urls: vec![("cortex0".to_owned(), cortex.base_url())],
-            cortex_key: Some(key.expose().to_owned()),
             ..EmulatorConfig::default()
         })
         .await;
-        let credentials = stack::thehive(&thehive.base_url())
+        let registration = stack::CortexRegistration {
+            url: cortex.base_url(),
+            key: setup.key,
+        };
+        let credentials = stack::thehive(&thehive.base_url(), &registration)
             .await
             .expect("TheHive bootstraps");
         Self {
@@ -630,9 +632,8 @@ impl Th5Stack {
                 login: c.user.clone(),
                 password: c.password.clone().unwrap(),
             },
-            admin: Some(Auth::Basic {
-                login: c.admin.clone(),
-                password: c.admin_password.clone().unwrap(),
+            admin: Some(Auth::ApiKey {
+                key: c.admin_api_key.clone().unwrap(),
             }),
             cortex: Some(c.cortex.clone()),
             builtin: false,
