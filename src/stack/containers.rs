@@ -527,6 +527,10 @@ impl Stack {
     }
 
     fn dump_logs(&self, config: &StackConfig) {
+        // A container that never started (a missing image) has nothing to show.
+        if self.logs.iter().all(|(_, buffer)| buffer.text().is_empty()) {
+            return;
+        }
         eprintln!("{}", self.logs(80));
         if let Some(dir) = &config.log_dir {
             let path = dir.join(format!("stack-{}.log", config.name));
@@ -788,9 +792,9 @@ fn job_dir(config: &StackConfig) -> Result<PathBuf, StackError> {
         }
         Ok(())
     });
-    created.map_err(|e| StackError::Teardown {
-        what: format!("the Cortex job directory `{}` (creating it)", dir.display()),
-        detail: e.to_string(),
+    created.map_err(|source| StackError::JobDir {
+        path: dir.clone(),
+        source,
     })?;
     Ok(dir)
 }

@@ -77,6 +77,15 @@ pub enum StackError {
         #[source]
         source: std::io::Error,
     },
+    /// The real Cortex's job directory could not be created.
+    #[error("failed to create the Cortex job directory `{}`", path.display())]
+    JobDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// SIGINT or SIGTERM arrived while the stack was coming up; what had started was removed.
     #[error(
         "interrupted by {signal} while stack `{name}` was coming up; its containers were removed"
@@ -109,9 +118,10 @@ impl StackError {
                 "start Docker, or set DOCKER_HOST; the emulator target needs no Docker".to_owned()
             }
             StackError::Start { .. } => {
-                "the image must exist locally when no registry is reachable (for the emulator \
-                 image run docker/build-emulator-image.sh); a container of the same name may be \
-                 left from an earlier stack: `hivecheck stack down --stack-name NAME`"
+                "the image must exist locally when no registry is reachable, and for the \
+                 emulator image docker/build-emulator-image.sh builds it; a container of the \
+                 same name may be left from an earlier stack: `hivecheck stack down \
+                 --stack-name NAME` removes it"
                     .to_owned()
             }
             StackError::Exited { .. } => {
@@ -132,6 +142,11 @@ impl StackError {
             }
             StackError::EnvFile { .. } => {
                 "the stack was removed again; check that hivecheck-out/stacks/ is writable"
+                    .to_owned()
+            }
+            StackError::JobDir { .. } => {
+                "Cortex shares analyzer files with the Docker daemon through this directory of \
+                 the temporary directory (TMPDIR), which must be writable"
                     .to_owned()
             }
             StackError::Interrupted { name, .. } => format!(
