@@ -140,7 +140,7 @@
 //! * **Cortex servers** (`thehive` role): `PUT /api/v1/admin/config/cortex` replaces the servers
 //!   at once (`name`, `url`, `auth` `bearer` with `key` or `basic`) and drops the cached status
 //!   check; the intervals, `wsConfig` and organisation filters are accepted and ignored, the
-//!   validation and its texts are inferred [I], `manageConfig` in the admin organisation stands
+//!   validation and its texts are inferred, `manageConfig` in the admin organisation stands
 //!   for `managePlatform`, there is no `GET` of the path (the 5.7.3 OpenAPI documents neither
 //!   method), the combined role answers the catch-all 404, and the role may start with no
 //!   server at all.
