@@ -5,6 +5,8 @@
 #   docker run --rm hivecheck-emulator:local --role cortex --bind 0.0.0.0:9001    # Cortex API only
 FROM scratch
 COPY hivecheck /hivecheck
+# The emulator only listens on unprivileged ports and writes no file: it runs as `nobody`.
+USER 65534:65534
 EXPOSE 9000 9001
 ENTRYPOINT ["/hivecheck", "emulate"]
 CMD ["--bind", "0.0.0.0:9000"]

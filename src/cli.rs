@@ -47,11 +47,15 @@ pub enum Command {
 pub enum StackAction {
     /// Start and bootstrap the stack, print how to reach it, and leave it running.
     Up(StackArgs),
-    /// Remove the stack's containers and network (only what carries hivecheck's stack label).
+    /// Remove the stack's containers, network and environment file (only what carries
+    /// hivecheck's stack label).
     Down {
-        /// The stack to remove; all hivecheck stacks when absent.
-        #[arg(long = "stack-name")]
+        /// The stack to remove (`default` when absent).
+        #[arg(long = "stack-name", conflicts_with = "all")]
         name: Option<String>,
+        /// Remove every hivecheck stack, including ones other runs or tests are using.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -67,23 +71,21 @@ pub struct StackArgs {
     #[arg(long, value_name = "IMAGE")]
     pub emulator_image: Option<String>,
     /// TheHive's image.
-    #[arg(long, default_value = "strangebee/thehive:5.7.5", value_name = "IMAGE")]
+    #[arg(long, default_value = crate::stack::THEHIVE_IMAGE, value_name = "IMAGE")]
     pub thehive_image: String,
     /// Cortex's image.
-    #[arg(
-        long,
-        default_value = "thehiveproject/cortex:4.1.0",
-        value_name = "IMAGE"
-    )]
+    #[arg(long, default_value = crate::stack::CORTEX_IMAGE, value_name = "IMAGE")]
     pub cortex_image: String,
     /// Cassandra's image.
-    #[arg(long, default_value = "cassandra:4.1.12", value_name = "IMAGE")]
+    #[arg(long, default_value = crate::stack::CASSANDRA_IMAGE, value_name = "IMAGE")]
     pub cassandra_image: String,
     /// Elasticsearch's image.
-    #[arg(long, default_value = "elasticsearch:8.19.20", value_name = "IMAGE")]
+    #[arg(long, default_value = crate::stack::ELASTICSEARCH_IMAGE, value_name = "IMAGE")]
     pub elasticsearch_image: String,
-    /// The analyzers to enable in Cortex (their key from ABUSEIPDB_KEY); repeatable.
-    #[arg(long = "analyzer", default_values = ["AbuseIPDB_1_0", "AbuseIPDB_2_0"])]
+    /// An analyzer to enable in Cortex (its key from ABUSEIPDB_KEY); repeatable. Each one
+    /// named must be in Cortex's catalog. Without it, AbuseIPDB_1_0 and AbuseIPDB_2_0 are
+    /// enabled where the catalog has them (at least one must exist).
+    #[arg(long = "analyzer", value_name = "NAME")]
     pub analyzers: Vec<String>,
     /// How long a container may take to become ready.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
@@ -97,9 +99,14 @@ pub struct StackArgs {
 
 impl StackArgs {
     /// The stack configuration these flags describe; `fallback` names it when no name is given
-    /// (`default` with `--reuse`). `out` receives the logs of a failure and a kept stack's
-    /// environment file.
-    pub fn config(&self, fallback: &str, keep: bool, out: PathBuf) -> crate::stack::StackConfig {
+    /// (`default` with `--reuse`). `log_dir` receives the logs of a failure; a kept stack's
+    /// environment file goes to `hivecheck-out/stacks/`, whatever `--out` says.
+    pub fn config(
+        &self,
+        fallback: &str,
+        keep: bool,
+        log_dir: PathBuf,
+    ) -> crate::stack::StackConfig {
         let images = match &self.emulator_image {
             Some(image) => crate::stack::Images::emulator(image),
             None => crate::stack::Images {
@@ -115,10 +122,12 @@ impl StackArgs {
         let mut config = crate::stack::StackConfig::new(&name, images);
         config.keep = keep || self.reuse;
         config.reuse = self.reuse;
-        config.analyzers = self.analyzers.clone();
+        if !self.analyzers.is_empty() {
+            config.analyzers = self.analyzers.clone();
+            config.analyzers_required = true;
+        }
         config.startup_timeout = self.startup_timeout;
-        config.log_dir = Some(out.clone());
-        config.env_dir = out;
+        config.log_dir = Some(log_dir);
         config
     }
 }
@@ -354,67 +363,132 @@ fn stack(action: StackAction) -> ExitCode {
         }
     };
     match action {
-        StackAction::Up(args) => {
-            // A stack of that name already up and bootstrapped is reused, not started twice.
-            let mut config = args.config("default", true, PathBuf::from("hivecheck-out"));
-            config.reuse = true;
-            match runtime.block_on(crate::stack::Stack::up(config)) {
-                Ok(stack) => {
-                    let c = &stack.credentials;
-                    let state = if stack.reused {
-                        "was already up; reusing it"
-                    } else {
-                        "is up and bootstrapped"
-                    };
-                    println!("stack `{}` {state}", stack.name);
-                    println!(
-                        "  TheHive {}, Cortex {} (server `{}`)",
-                        stack.thehive_url, stack.cortex_url, c.cortex
-                    );
-                    println!(
-                        "  organisation `{}`, user `{}`, admin `{}`",
-                        c.org, c.user, c.admin
-                    );
-                    if let Some(path) = &stack.env_file {
-                        println!(
-                            "run the scenarios against it (credentials in a file readable only by you):"
-                        );
-                        println!("  set -a; . {}; set +a; hivecheck run", path.display());
-                        println!(
-                            "  or: hivecheck run --stack containers --reuse --stack-name {}",
-                            stack.name
-                        );
-                    }
-                    println!(
-                        "take it down: hivecheck stack down --stack-name {}",
-                        stack.name
-                    );
-                    // The stack outlives this process: its container and network handles
-                    // must not run their removal on drop (`stack down` removes them).
-                    std::mem::forget(stack);
-                    ExitCode::SUCCESS
-                }
-                Err(error) => fail(exit::STACK, &crate::runner::render(&error, error.hint())),
-            }
-        }
-        StackAction::Down { name } => {
-            let removed = runtime.block_on(crate::stack::remove_by_label(name.as_deref()));
-            if removed.is_ok() {
-                forget_env_files(name.as_deref());
-            }
-            match removed {
-                Ok(removed) if removed.is_empty() => {
-                    println!("no hivecheck stack container found");
-                    ExitCode::SUCCESS
-                }
-                Ok(removed) => {
-                    println!("removed {}", removed.join(", "));
-                    ExitCode::SUCCESS
-                }
-                Err(error) => fail(exit::STACK, &crate::runner::render(&error, error.hint())),
-            }
-        }
+        StackAction::Up(args) => stack_up(&runtime, &args),
+        StackAction::Down { name, all } => stack_down(&runtime, name, all),
     }
+}
+
+fn stack_up(runtime: &tokio::runtime::Runtime, args: &StackArgs) -> ExitCode {
+    // A stack of that name already up and bootstrapped is reused, not started twice.
+    let mut config = args.config("default", true, PathBuf::from("hivecheck-out"));
+    config.reuse = true;
+    let stack = match runtime.block_on(crate::stack::Stack::up(config)) {
+        Ok(stack) => stack,
+        Err(error) => {
+            return fail(
+                error.exit_code(),
+                &crate::runner::render(&error, error.hint()),
+            );
+        }
+    };
+    let c = &stack.credentials;
+    let state = if stack.reused {
+        "was already up; reusing it"
+    } else {
+        "is up and bootstrapped"
+    };
+    println!("stack `{}` {state}", stack.name);
+    println!(
+        "  TheHive {}, Cortex {} (server `{}`)",
+        stack.thehive_url, stack.cortex_url, c.cortex
+    );
+    println!(
+        "  organisation `{}`, user `{}`, admin `{}`",
+        c.org, c.user, c.admin
+    );
+    if !stack.reused {
+        println!("  analyzers enabled: {}", stack.analyzers.join(", "));
+    }
+    if !stack.missing_analyzers.is_empty() {
+        println!(
+            "  not in Cortex's catalog, skipped: {}",
+            stack.missing_analyzers.join(", ")
+        );
+    }
+    if let Some(path) = &stack.env_file {
+        println!("run the scenarios against it (credentials in a file readable only by you):");
+        println!("  set -a; . {}; set +a; hivecheck run", path.display());
+        println!(
+            "  or: hivecheck run --stack containers --reuse --stack-name {}",
+            stack.name
+        );
+    }
+    println!(
+        "take it down: hivecheck stack down --stack-name {}",
+        stack.name
+    );
+    // The stack outlives this process: its container and network handles must not run their
+    // removal on drop (`stack down` removes them).
+    std::mem::forget(stack);
+    ExitCode::SUCCESS
+}
+
+fn stack_down(runtime: &tokio::runtime::Runtime, name: Option<String>, all: bool) -> ExitCode {
+    let name = if all {
+        None
+    } else {
+        Some(name.unwrap_or_else(|| "default".to_owned()))
+    };
+    if let Some(name) = &name
+        && let Err(error) = crate::stack::validate_name(name)
+    {
+        return fail(
+            error.exit_code(),
+            &crate::runner::render(&error, error.hint()),
+        );
+    }
+    let removed = runtime.block_on(crate::stack::remove_by_label(
+        name.as_deref(),
+        &crate::stack::default_env_dir(),
+    ));
+    let removed = match removed {
+        Ok(removed) => removed,
+        Err(error) => {
+            return fail(
+                error.exit_code(),
+                &crate::runner::render(&error, error.hint()),
+            );
+        }
+    };
+    if removed.containers.is_empty() {
+        println!("no hivecheck stack container found");
+    } else {
+        println!("removed {}", removed.containers.join(", "));
+    }
+    for file in removed
+        .env_files
+        .iter()
+        .chain(&forget_legacy_env_files(name.as_deref()))
+    {
+        println!("deleted {}", file.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Deletes the environment files earlier versions wrote to `hivecheck-out/stack-<name>.env`
+/// (they hold the stack's secrets); returns those deleted.
+fn forget_legacy_env_files(name: Option<&str>) -> Vec<PathBuf> {
+    let dir = PathBuf::from("hivecheck-out");
+    let files: Vec<PathBuf> = match name {
+        Some(name) => vec![dir.join(format!("stack-{name}.env"))],
+        None => std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| {
+                        path.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("stack-") && n.ends_with(".env"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    files
+        .into_iter()
+        .filter(|file| std::fs::remove_file(file).is_ok())
+        .collect()
 }
 
 /// `hivecheck run`.
@@ -471,33 +545,6 @@ fn emulate(args: EmulatorArgs) -> ExitCode {
     match runtime.block_on(emulator::serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(exit::EMULATOR, &crate::runner::render(&error, None)),
-    }
-}
-
-/// Deletes the environment files (they hold the stack's secrets) of the stack named, or of
-/// every stack, under `hivecheck-out`.
-fn forget_env_files(name: Option<&str>) {
-    let dir = PathBuf::from("hivecheck-out");
-    let files: Vec<PathBuf> = match name {
-        Some(name) => vec![crate::stack::env_path(&dir, name)],
-        None => std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path())
-                    .filter(|path| {
-                        path.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("stack-") && n.ends_with(".env"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    for file in files {
-        if std::fs::remove_file(&file).is_ok() {
-            println!("deleted {}", file.display());
-        }
     }
 }
 

@@ -330,7 +330,7 @@ pub fn start_target(
     if let Some(config) = stack {
         let keep = config.keep;
         let stack = runtime.block_on(Stack::up(config)).map_err(|e| Stop {
-            code: exit::STACK,
+            code: e.exit_code(),
             message: render(&e, e.hint()),
         })?;
         return Ok((
@@ -359,7 +359,7 @@ pub fn start_target(
     }
 }
 
-/// The target of a bootstrapped container stack: its analyst by session, its admin by basic.
+/// The target of a bootstrapped container stack: its analyst by session, its admin by API key.
 pub fn stack_target(stack: &Stack, args: &TargetArgs) -> Target {
     let credentials = &stack.credentials;
     let password = credentials
@@ -375,12 +375,9 @@ pub fn stack_target(stack: &Stack, args: &TargetArgs) -> Target {
             password,
         },
         admin: credentials
-            .admin_password
+            .admin_api_key
             .clone()
-            .map(|password| Auth::Basic {
-                login: credentials.admin.clone(),
-                password,
-            }),
+            .map(|key| Auth::ApiKey { key }),
         cortex: args
             .cortex_id
             .clone()

@@ -13,7 +13,7 @@ mod session;
 mod wire;
 
 pub use error::{ApiErrorBody, ClientError};
-pub use secret::{Secret, redact_text, register as register_secret};
+pub use secret::{REDACTED, Secret, redact_text, register as register_secret};
 pub use session::{
     ApiVersion, Auth, Endpoint, ORG_HEADER, ORG_HEADER_RUNBOOK, RawResponse, TheHive, read_ca_certs,
 };

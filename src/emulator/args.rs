@@ -81,7 +81,8 @@ pub struct EmulatorArgs {
     pub role: String,
     /// Role `thehive`: a Cortex server as `URL` or `NAME=URL`; repeat for several servers.
     /// Unnamed servers are called `cortex0`, `cortex1`, … as TheHive's Docker entrypoint names
-    /// them.
+    /// them. Optional with `--profile thehive5`, which also takes its servers from `PUT
+    /// /api/v1/admin/config/cortex`.
     #[arg(long = "cortex-url", value_name = "[NAME=]URL")]
     pub cortex_url: Vec<String>,
     /// Role `thehive`: API key of the Cortex user TheHive acts as.
@@ -171,10 +172,14 @@ impl EmulatorArgs {
             .enumerate()
             .map(|(i, spec)| parse_cortex_url(i, spec))
             .collect::<Result<Vec<_>, _>>()?;
-        if role == Role::TheHive && cortex_urls.is_empty() {
+        // TheHive 5 can be given its Cortex servers later, over its API; TheHive 4 only reads
+        // them from its configuration.
+        if role == Role::TheHive && cortex_urls.is_empty() && profile == Profile::TheHive4 {
             return Err(EmulatorError::InvalidOption {
                 option: "--cortex-url",
-                reason: "the thehive role needs at least one Cortex server".to_owned(),
+                reason: "the thehive role of the thehive4 profile needs at least one Cortex \
+                         server (thehive5 takes them from PUT /api/v1/admin/config/cortex)"
+                    .to_owned(),
             });
         }
         let context_path = normalise_context_path(&self.context_path);
@@ -417,6 +422,17 @@ mod tests {
             LicenceState::Installed("Gold".to_owned())
         );
         assert!(parse(" ").is_err());
+    }
+
+    #[test]
+    fn thehive5_role_starts_without_cortex_servers() {
+        // The container stack's TheHive: its Cortex comes later, over the API.
+        let cli = Cli::parse_from(["x", "--role", "thehive", "--profile", "thehive5"]);
+
+        let config = cli.args.into_config().expect("valid flags");
+
+        assert!(config.cortex_urls.is_empty());
+        assert!(config.cortex_key.is_none());
     }
 
     #[test]

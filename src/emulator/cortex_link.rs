@@ -1,9 +1,11 @@
 //! The TheHive role's HTTP client to Cortex ([`CortexLink`]): the calls TheHive 4's connector
 //! makes (TH4 `cortex/client/.../CortexClient.scala`, `client-common/.../BaseClient.scala`).
 //!
-//! Every request carries `Authorization: Bearer <key>` (server `auth { type = "bearer" }`). The
-//! connector handlers in `cortex` and `session` decide what TheHive does with the answers; this
-//! module only speaks HTTP and reports failures as [`LinkError`].
+//! Every request carries the server's `auth`: `Authorization: Bearer <key>` (`auth { type =
+//! "bearer" }`, what the command line's `--cortex-key` gives every server) or Basic (`type =
+//! "basic"`). The server list is fixed per link; `PUT /api/v1/admin/config/cortex` swaps the
+//! whole link (`th5_api`). The connector handlers in `cortex` and `session` decide what TheHive
+//! does with the answers; this module only speaks HTTP and reports failures as [`LinkError`].
 
 use std::time::Duration;
 
@@ -35,10 +37,36 @@ pub(crate) enum LinkError {
 }
 
 /// One Cortex server as TheHive's configuration names it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Server {
     pub name: String,
     pub url: String,
+    /// How TheHive authenticates to it; `None` sends no credentials.
+    pub auth: Option<ServerAuth>,
+}
+
+/// A server's `auth` block (TH4 `CortexClientConfig`: `bearer` with `key`, `basic` with
+/// `username` and `password`).
+#[derive(Clone)]
+pub(crate) enum ServerAuth {
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+impl std::fmt::Debug for Server {
+    /// The credentials are never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth = match &self.auth {
+            None => "none",
+            Some(ServerAuth::Bearer(_)) => "bearer <redacted>",
+            Some(ServerAuth::Basic { .. }) => "basic <redacted>",
+        };
+        f.debug_struct("Server")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("auth", &auth)
+            .finish()
+    }
 }
 
 /// Health of one server as TheHive's status check sees it (TH4 `cortex/.../Connector.scala`).
@@ -56,10 +84,10 @@ pub(crate) struct ServerStatus {
 pub(crate) struct CortexLink {
     client: reqwest::Client,
     pub servers: Vec<Server>,
-    key: Option<String>,
 }
 
 impl CortexLink {
+    /// The servers of the command line, all with the same bearer key (or none).
     pub fn new(servers: &[(String, String)], key: Option<String>) -> Self {
         // The poll itself asks Cortex to wait one second, so a few seconds bound every call.
         let builder = || reqwest::Client::builder().timeout(Duration::from_secs(10));
@@ -79,9 +107,17 @@ impl CortexLink {
                 .map(|(name, url)| Server {
                     name: name.clone(),
                     url: url.clone(),
+                    auth: key.clone().map(ServerAuth::Bearer),
                 })
                 .collect(),
-            key,
+        }
+    }
+
+    /// The same HTTP client with another server list (a configuration update).
+    pub fn with_servers(&self, servers: Vec<Server>) -> Self {
+        Self {
+            client: self.client.clone(),
+            servers,
         }
     }
 
@@ -97,8 +133,11 @@ impl CortexLink {
         path: &str,
     ) -> reqwest::RequestBuilder {
         let builder = self.client.request(method, format!("{}{path}", server.url));
-        match &self.key {
-            Some(key) => builder.bearer_auth(key),
+        match &server.auth {
+            Some(ServerAuth::Bearer(key)) => builder.bearer_auth(key),
+            Some(ServerAuth::Basic { username, password }) => {
+                builder.basic_auth(username, Some(password))
+            }
             None => builder,
         }
     }

@@ -185,6 +185,13 @@
 //!   memberships need the admin organisation (creating a user also works for an org-admin
 //!   in its own organisation); refusals are 403 `Operation not permitted` and duplicates 400
 //!   `CreateError` with inferred texts. No user update, lock, delete, password or MFA routes.
+//! * **Cortex servers** (`thehive` role): `PUT /api/v1/admin/config/cortex` replaces the servers
+//!   at once (`name`, `url`, `auth` `bearer` with `key` or `basic`) and drops the cached status
+//!   check; the intervals, `wsConfig` and organisation filters are accepted and ignored, the
+//!   validation and its texts are inferred, `manageConfig` in the admin organisation stands
+//!   for `managePlatform`, there is no `GET` of the path (the 5.7.3 OpenAPI documents neither
+//!   method), the combined role answers the catch-all 404, and the role may start with no
+//!   server at all.
 //! * **Query**: `/api/v1/query` knows `list`/`get` of Case, Observable, Job, Organisation and
 //!   User, the traversals case → `observables`, observable → `jobs`/`case`, job →
 //!   `observable`, and `filter`, `sort`, `page`, `count`; an empty query is a 400 (TheHive 4

@@ -5,7 +5,7 @@
 //! paths and methods get TheHive's catch-all 404 (SG `ScalligraphRouter.scala`).
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use axum::Router;
 use axum::extract::{OriginalUri, Request, State};
@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::config::{EmulatorConfig, Profile, Role};
-use super::cortex_link::{CortexLink, ServerStatus};
+use super::cortex_link::{CortexLink, Server, ServerStatus};
 use super::error::{ApiError, EmulatorError};
 use super::request::Call;
 use super::store::{AuthContext, Millis, Store};
@@ -31,8 +31,9 @@ type StatusCache = Option<(Millis, Vec<ServerStatus>)>;
 #[derive(Clone)]
 pub(crate) struct App {
     store: Arc<Mutex<Store>>,
-    /// Role `thehive`: the HTTP client to the Cortex servers.
-    link: Option<Arc<CortexLink>>,
+    /// Role `thehive`: the HTTP client to the Cortex servers, replaced whole when the
+    /// configuration changes (handlers keep the link they started with).
+    link: Option<Arc<RwLock<Arc<CortexLink>>>>,
     status: Arc<Mutex<StatusCache>>,
 }
 
@@ -58,14 +59,29 @@ impl App {
 
     /// Role `thehive`: the Cortex client.
     pub fn link(&self) -> Option<Arc<CortexLink>> {
-        self.link.clone()
+        self.link
+            .as_ref()
+            .map(|link| Arc::clone(&link.read().unwrap_or_else(|e| e.into_inner())))
+    }
+
+    /// Role `thehive`: replaces the Cortex servers (`PUT /api/v1/admin/config/cortex`) and
+    /// forgets the last connector check, which was about the old ones. `false` in the combined
+    /// role, whose servers are built in.
+    pub fn set_cortex_servers(&self, servers: Vec<Server>) -> bool {
+        let Some(link) = &self.link else {
+            return false;
+        };
+        let mut current = link.write().unwrap_or_else(|e| e.into_inner());
+        *current = Arc::new(current.with_servers(servers));
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        true
     }
 
     /// Role `thehive`: starts due notifications and polls remote jobs before a read; a no-op
     /// in the combined role, whose jobs advance inside the store.
     pub async fn sync(&self) {
-        if let Some(link) = &self.link {
-            remote::sync(self, link).await;
+        if let Some(link) = self.link() {
+            remote::sync(self, &link).await;
         }
     }
 
@@ -93,11 +109,12 @@ pub fn router(config: EmulatorConfig) -> Router {
     let prefix = config.context_path.trim_end_matches('/').to_owned();
     let profile = config.profile;
     let link = (config.role == Role::TheHive).then(|| {
-        Arc::new(CortexLink::new(
+        Arc::new(RwLock::new(Arc::new(CortexLink::new(
             &config.cortex_urls,
             config.cortex_key.clone(),
-        ))
+        ))))
     });
+    let remote_cortex = link.is_some();
     let app = App {
         store: Arc::new(Mutex::new(Store::new(config))),
         link,
@@ -106,7 +123,7 @@ pub fn router(config: EmulatorConfig) -> Router {
 
     let routes = match profile {
         Profile::TheHive4 => thehive4_routes(&prefix),
-        Profile::TheHive5 => thehive5_routes(&prefix),
+        Profile::TheHive5 => thehive5_routes(&prefix, remote_cortex),
     };
     without_allow_header(
         routes
@@ -212,8 +229,9 @@ fn analyzer_routes(routes: Router<App>, connector: &str) -> Router<App> {
 /// Routes of TheHive 5.7: the v1 API of the OpenAPI, with the Cortex connector under both
 /// `/api/v1/connector/cortex` and the legacy `/api/connector/cortex` (which TheHive4py 2.x
 /// calls), plus the legacy `/api/status`, `/api/organisation` and organisation config paths
-/// (reference §1: legacy paths still answered on 5.5–5.7).
-fn thehive5_routes(prefix: &str) -> Router<App> {
+/// (reference §1: legacy paths still answered on 5.5–5.7). With `remote_cortex` (the
+/// `thehive` role), `PUT /api/v1/admin/config/cortex` sets the Cortex servers.
+fn thehive5_routes(prefix: &str, remote_cortex: bool) -> Router<App> {
     let v1 = format!("{prefix}/api/v1");
     let mut routes = Router::new()
         .route(&format!("{prefix}/api/status"), get(th5_api::status_legacy))
@@ -268,6 +286,12 @@ fn thehive5_routes(prefix: &str) -> Router<App> {
             &format!("{v1}/connector/cortex/job/_bulk"),
             post(th5_cortex::create_jobs_bulk),
         );
+    if remote_cortex {
+        routes = routes.route(
+            &format!("{v1}/admin/config/cortex"),
+            put(th5_api::set_cortex_config),
+        );
+    }
     for connector in [
         format!("{v1}/connector/cortex"),
         format!("{prefix}/api/connector/cortex"),
@@ -428,7 +452,14 @@ fn print_banner(config: &EmulatorConfig, url: &str) {
                     "  admin:           {} / password {} (organisation admin)",
                     config.admin_login, config.admin_password
                 ),
-                format!("  cortex servers:  {}", servers.join("; ")),
+                format!(
+                    "  cortex servers:  {}",
+                    if servers.is_empty() {
+                        "none yet (PUT /api/v1/admin/config/cortex sets them)".to_owned()
+                    } else {
+                        servers.join("; ")
+                    }
+                ),
             ]
         }
     };

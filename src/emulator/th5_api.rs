@@ -1,4 +1,5 @@
-//! TheHive 5 profile: login, users, organisations, licence and status endpoints.
+//! TheHive 5 profile: login, users, organisations, licence and status endpoints, and the
+//! Cortex server configuration of the `thehive` role.
 //!
 //! Routes and bodies follow the TheHive 5.7.3 OpenAPI (StrangeBeeCorp/docs
 //! `docs/thehive/api-docs/docs.yaml`) and the calls TheHive4py 2.x makes (T4P
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::config::random_secret;
+use super::cortex_link::{Server, ServerAuth};
 use super::error::{ApiError, AttributeErrors};
 use super::remote;
 use super::request::Call;
@@ -260,4 +262,93 @@ pub(crate) async fn status_public() -> Json<Value> {
 /// Legacy `GET /api/status` (no authentication; the health probe of SBC, GO and T4P).
 pub(crate) async fn status_legacy() -> Json<Value> {
     Json(th5_shape::status_legacy())
+}
+
+/// `PUT /api/v1/admin/config/cortex` (role `thehive`): replaces the Cortex servers with the
+/// body's `servers` and answers 204, as StrangeBee's `testing/scripts/test_init_thehive.sh`
+/// expects (StrangeBeeCorp/docker 0293639). The 5.7.3 OpenAPI does not document the route; the
+/// docs give it `[admin] managePlatform` (StrangeBeeCorp/docs fc4027e
+/// `docs/thehive/administration/cortex/add-a-cortex-server.md`), which the emulator's TheHive 4
+/// permission lists stand for with `manageConfig` in the admin organisation [I]. Only `servers`
+/// is read: `name`, `url` and `auth` (`bearer` with `key`, or `basic` with `username` and
+/// `password`); the intervals, `wsConfig` and the organisation filters are accepted and
+/// ignored. The validation and its texts are inferred [I].
+pub(crate) async fn set_cortex_config(
+    State(app): State<App>,
+    call: Call,
+) -> Result<StatusCode, ApiError> {
+    let ctx = call.auth(&app.lock())?;
+    if ctx.org != ADMIN_ORG || !ctx.has("manageConfig") {
+        return Err(ApiError::authorization("Operation not permitted"));
+    }
+    let items = match call.fields.get("servers") {
+        None => return Err(ApiError::missing_attributes(&["servers"])),
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => return Err(ApiError::invalid_format("servers", "seq", other)),
+    };
+
+    let mut servers: Vec<Server> = Vec::new();
+    for item in &items {
+        let server = cortex_server(item)?;
+        if servers.iter().any(|s| s.name == server.name) {
+            return Err(ApiError::bad_request(format!(
+                "Cortex server {} is defined twice",
+                server.name
+            )));
+        }
+        servers.push(server);
+    }
+
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+    tracing::info!(target: "emulator", servers = ?names, "cortex.servers config was updated");
+    app.set_cortex_servers(servers);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One entry of `servers`: its name, URL (without a trailing `/`) and credentials.
+fn cortex_server(item: &Value) -> Result<Server, ApiError> {
+    let mut errors = AttributeErrors::default();
+    let url = errors.string_in(item, "url");
+    let name = errors.string_in(item, "name");
+    errors.check()?;
+    let (name, url) = (name.unwrap_or_default(), url.unwrap_or_default());
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ApiError::invalid_format(
+            "servers.url",
+            "url",
+            &Value::String(url),
+        ));
+    }
+
+    let auth = match item.get("auth") {
+        None | Some(Value::Null) => None,
+        Some(auth) => Some(server_auth(auth)?),
+    };
+    Ok(Server {
+        name,
+        url: url.trim_end_matches('/').to_owned(),
+        auth,
+    })
+}
+
+/// A server's `auth` object.
+fn server_auth(auth: &Value) -> Result<ServerAuth, ApiError> {
+    let kind = auth.get("type").cloned().unwrap_or(Value::Null);
+    let mut errors = AttributeErrors::default();
+    let auth = match kind.as_str() {
+        Some("bearer") => errors.string_in(auth, "key").map(ServerAuth::Bearer),
+        Some("basic") => {
+            let password = errors.string_in(auth, "password");
+            let username = errors.string_in(auth, "username");
+            username
+                .zip(password)
+                .map(|(username, password)| ServerAuth::Basic { username, password })
+        }
+        _ => {
+            errors.invalid("auth.type", "string", &["bearer", "basic"], &kind);
+            None
+        }
+    };
+    errors.check()?;
+    auth.ok_or_else(|| ApiError::missing_attributes(&["auth"]))
 }

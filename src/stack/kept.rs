@@ -1,8 +1,10 @@
 //! A kept stack between processes. `stack up` (and any kept run) writes the stack's URLs and
-//! generated credentials to `<out>/stack-<name>.env`, readable only by its owner, in the
-//! `KEY=VALUE` form a shell can source. `--reuse` reads that file back and attaches to the
-//! stack when its TheHive and Cortex containers still run and TheHive answers `/api/status`,
-//! so a local loop pays the start and the bootstrap once.
+//! generated credentials to `hivecheck-out/stacks/<name>.env` (whatever `--out` says), readable
+//! only by its owner, in the `KEY=VALUE` form a shell can source; the stack's containers carry
+//! the file's absolute path in a label. `--reuse` finds the file through that label (or the
+//! default place) and attaches to the stack when its TheHive and Cortex containers still run
+//! and TheHive answers `/api/status`, so a local loop pays the start and the bootstrap once.
+//! Removing the stack deletes the file.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,16 +15,41 @@ use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use super::bootstrap::Credentials;
-use super::containers::{LABEL, Stack};
+use super::containers::{ENV_FILE_LABEL, LABEL, Stack};
 use crate::client::Secret;
+
+/// Where environment files go unless a caller chooses: `hivecheck-out/stacks`, fixed so that
+/// `--out` never moves them.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from("hivecheck-out").join("stacks")
+}
 
 /// Where the environment file of stack `name` lives under `dir`.
 pub fn env_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("stack-{name}.env"))
+    dir.join(format!("{name}.env"))
 }
 
-/// Writes the stack's environment file (mode 0600 on Unix) and returns its path.
-pub fn write(dir: &Path, stack: &Stack) -> std::io::Result<PathBuf> {
+/// The environment files under `dir`.
+pub fn env_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|e| e == "env"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Deletes an environment file; whether there was one.
+pub fn forget(path: &Path) -> bool {
+    std::fs::remove_file(path).is_ok()
+}
+
+/// Writes the stack's environment file at `path` (mode 0600 on Unix, also when it already
+/// existed with another mode).
+pub fn write(path: &Path, stack: &Stack) -> std::io::Result<()> {
     let c = &stack.credentials;
     let secret = |s: &Option<Secret>| {
         s.as_ref()
@@ -32,26 +59,38 @@ pub fn write(dir: &Path, stack: &Stack) -> std::io::Result<PathBuf> {
     let text = format!(
         "# hivecheck stack `{name}`: source it (set -a; . FILE; set +a) to run against the stack\n\
          THEHIVE_URL={}\nTHEHIVE_ORG={}\nTHEHIVE_USER={}\nTHEHIVE_PASSWORD={}\nTHEHIVE_API_KEY={}\n\
-         THEHIVE_ADMIN_USER={}\nTHEHIVE_ADMIN_PASSWORD={}\nCORTEX_ID={}\nHIVECHECK_STACK_CORTEX_URL={}\n",
+         THEHIVE_ADMIN_USER={}\nTHEHIVE_ADMIN_API_KEY={}\nCORTEX_ID={}\nHIVECHECK_STACK_CORTEX_URL={}\n",
         stack.thehive_url,
         c.org,
         c.user,
         secret(&c.password),
         secret(&c.api_key),
         c.admin,
-        secret(&c.admin_password),
+        secret(&c.admin_api_key),
         c.cortex,
         stack.cortex_url,
         name = stack.name,
     );
-    std::fs::create_dir_all(dir)?;
-    let path = env_path(dir, &stack.name);
+    write_private(path, &text)
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(&path)?.write_all(text.as_bytes())?;
-    Ok(path)
+    let mut file = options.open(path)?;
+    // The mode above applies only to a file created now; an older file keeps its own.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
 }
 
 /// What an environment file holds.
@@ -95,14 +134,15 @@ fn parse(text: &str) -> Result<Kept, &'static str> {
             password: Some(Secret::new(get("THEHIVE_PASSWORD")?)),
             api_key: secret("THEHIVE_API_KEY"),
             admin: get("THEHIVE_ADMIN_USER")?.to_owned(),
-            admin_password: secret("THEHIVE_ADMIN_PASSWORD"),
+            admin_api_key: secret("THEHIVE_ADMIN_API_KEY"),
             cortex: get("CORTEX_ID")?.to_owned(),
         },
     })
 }
 
-/// Whether stack `name`'s TheHive and Cortex containers are running; `Err` says which is not.
-pub async fn running(name: &str) -> Result<(), String> {
+/// Whether stack `name`'s TheHive and Cortex containers are running, with the environment
+/// file their label names (if any); `Err` says which is not running.
+pub async fn running(name: &str) -> Result<Option<PathBuf>, String> {
     let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
     let label = format!("{LABEL}={name}");
     let filters: HashMap<&str, Vec<&str>> =
@@ -114,17 +154,24 @@ pub async fn running(name: &str) -> Result<(), String> {
         .list_containers(Some(options))
         .await
         .map_err(|e| e.to_string())?;
-    let names: Vec<String> = containers
-        .into_iter()
-        .flat_map(|c| c.names.unwrap_or_default())
-        .collect();
+    let mut env_file = None;
     for service in ["thehive", "cortex"] {
         let wanted = format!("/hivecheck-{name}-{service}");
-        if !names.contains(&wanted) {
+        let Some(container) = containers
+            .iter()
+            .find(|c| c.names.as_ref().is_some_and(|n| n.contains(&wanted)))
+        else {
             return Err(format!("its {service} container is not running"));
+        };
+        if service == "thehive" {
+            env_file = container
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(ENV_FILE_LABEL))
+                .map(PathBuf::from);
         }
     }
-    Ok(())
+    Ok(env_file)
 }
 
 /// Whether TheHive answers `/api/status` at `url` with 200 within a few seconds.
@@ -147,7 +194,7 @@ mod tests {
 
     const FILE: &str = "# comment\nTHEHIVE_URL=http://127.0.0.1:1\nTHEHIVE_ORG=hivecheck\n\
         THEHIVE_USER=analyst@x\nTHEHIVE_PASSWORD=pw=with=equals\nTHEHIVE_API_KEY=\n\
-        THEHIVE_ADMIN_USER=admin@x\nTHEHIVE_ADMIN_PASSWORD=apw\nCORTEX_ID=cortex0\n\
+        THEHIVE_ADMIN_USER=admin@x\nTHEHIVE_ADMIN_API_KEY=apw-key\nCORTEX_ID=cortex0\n\
         HIVECHECK_STACK_CORTEX_URL=http://127.0.0.1:2\n";
 
     #[test]
@@ -162,7 +209,36 @@ mod tests {
         );
         assert_eq!(c.password.as_ref().unwrap().expose(), "pw=with=equals");
         assert!(c.api_key.is_none());
-        assert_eq!(c.admin_password.as_ref().unwrap().expose(), "apw");
+        assert_eq!(c.admin_api_key.as_ref().unwrap().expose(), "apw-key");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_world_readable_file_becomes_private_when_rewritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stacks").join("s.env");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+        write_private(&path, "THEHIVE_URL=x\n").unwrap();
+
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(format!("{mode:o}"), "600");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "THEHIVE_URL=x\n");
+    }
+
+    #[test]
+    fn env_files_are_found_and_forgotten_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = env_path(dir.path(), "one");
+        std::fs::write(&path, "x").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+
+        assert_eq!(env_files(dir.path()), vec![path.clone()]);
+        assert!(forget(&path));
+        assert!(!forget(&path));
     }
 
     #[test]

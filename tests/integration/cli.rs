@@ -718,3 +718,35 @@ fn stack_flags_without_a_stack_are_a_usage_error() {
     assert_eq!(output.status.code(), Some(2), "{all}");
     assert!(all.contains("add `--stack containers`"), "{all}");
 }
+
+/// A stack name Docker cannot use is refused before any Docker call, with the usage code.
+#[test]
+fn an_unusable_stack_name_is_a_usage_error_before_docker() {
+    let up = hivecheck()
+        .args(["stack", "up", "--stack-name", "no spaces/here"])
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .output()
+        .unwrap();
+    let run = hivecheck()
+        .args(["run", "--stack", "containers", "--stack-name", ".hidden"])
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .output()
+        .unwrap();
+    let down_all = hivecheck()
+        .args(["stack", "down", "--all", "--stack-name", "x"])
+        .output()
+        .unwrap();
+
+    let up_text = text(&up);
+    assert_eq!(up.status.code(), Some(2), "{up_text}");
+    assert!(
+        up_text.contains("stack name `no spaces/here` is not usable"),
+        "{up_text}"
+    );
+    assert!(!up_text.contains("Docker daemon"), "{up_text}");
+    let run_text = text(&run);
+    assert_eq!(run.status.code(), Some(2), "{run_text}");
+    assert!(run_text.contains("stack name `.hidden`"), "{run_text}");
+    // Removing every stack is asked for on its own, never together with one name.
+    assert_eq!(down_all.status.code(), Some(2), "{}", text(&down_all));
+}

@@ -597,19 +597,21 @@ impl Th5Stack {
         // `--role cortex --cortex-basic-auth`, as the stack's Cortex container runs.
         let cortex = start(cortex_config(true, latency(80))).await;
         let config = StackConfig::new("roles-test", Images::emulator("hivecheck:test"));
-        let key = stack::cortex(&cortex.base_url(), &config)
+        let setup = stack::cortex(&cortex.base_url(), &config)
             .await
             .expect("Cortex bootstraps");
-        // `--role thehive --profile thehive5 --cortex-url cortex0=... --cortex-key KEY`.
+        // `--role thehive --profile thehive5`, with no Cortex until the bootstrap registers it.
         let thehive = start(EmulatorConfig {
             role: Role::TheHive,
             profile: Profile::TheHive5,
-            cortex_urls: vec![("cortex0".to_owned(), cortex.base_url())],
-            cortex_key: Some(key.expose().to_owned()),
             ..EmulatorConfig::default()
         })
         .await;
-        let credentials = stack::thehive(&thehive.base_url())
+        let registration = stack::CortexRegistration {
+            url: cortex.base_url(),
+            key: setup.key,
+        };
+        let credentials = stack::thehive(&thehive.base_url(), &registration)
             .await
             .expect("TheHive bootstraps");
         Self {
@@ -630,9 +632,8 @@ impl Th5Stack {
                 login: c.user.clone(),
                 password: c.password.clone().unwrap(),
             },
-            admin: Some(Auth::Basic {
-                login: c.admin.clone(),
-                password: c.admin_password.clone().unwrap(),
+            admin: Some(Auth::ApiKey {
+                key: c.admin_api_key.clone().unwrap(),
             }),
             cortex: Some(c.cortex.clone()),
             builtin: false,
@@ -981,4 +982,104 @@ async fn cortex_status_names_the_libraries_of_3_1_8() {
     assert_eq!(status["versions"]["Cortex"], "3.1.8-1");
     assert_eq!(status["versions"]["Elastic4Play"], "1.13.6");
     assert_eq!(status["versions"]["Play"], "2.8.19");
+}
+
+/// `PUT /api/v1/admin/config/cortex` as an admin of the admin organisation, or as `login`.
+async fn put_cortex_config(base: &str, login: (&str, &str), org: &str, body: Value) -> Response {
+    Client::new()
+        .put(format!("{base}/api/v1/admin/config/cortex"))
+        .basic_auth(login.0, Some(login.1))
+        .header("X-Organisation", org)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get_as_admin(base: &str, path: &str) -> Value {
+    Client::new()
+        .get(format!("{base}{path}"))
+        .basic_auth("admin@thehive.local", Some("secret"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn thehive5_role_takes_its_cortex_servers_from_the_admin_config_route() {
+    let cortex = Cortex::start(true, latency(50)).await;
+    let key = cortex.bootstrap().await;
+    let thehive = start(EmulatorConfig {
+        role: Role::TheHive,
+        profile: Profile::TheHive5,
+        analyst_password: "analyst-pw-0123".to_owned(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let base = thehive.base_url();
+    let admin = ("admin@thehive.local", "secret");
+    let server = |name: &str, key: &str| {
+        json!({"name": name, "url": format!("{}/", cortex.emulator.base_url()),
+            "includedTheHiveOrganisations": ["*"], "excludedTheHiveOrganisations": [],
+            "auth": {"type": "bearer", "key": key}})
+    };
+    let config = |servers: Vec<Value>| {
+        json!({"statusCheckInterval": "1 minute", "refreshDelay": "5 seconds",
+            "maxRetryOnError": 3, "jobTimeout": "3 hours", "servers": servers})
+    };
+
+    let before = get_as_admin(&base, "/api/v1/connector/cortex/analyzer").await;
+    let as_analyst = put_cortex_config(
+        &base,
+        ("analyst@thehive.local", "analyst-pw-0123"),
+        "demo",
+        config(vec![server("cortex0", &key)]),
+    )
+    .await;
+    let bad_auth = put_cortex_config(
+        &base,
+        admin,
+        "admin",
+        json!({"servers": [{"name": "c", "url": "http://x", "auth": {"type": "token"}}]}),
+    )
+    .await;
+    let registered =
+        put_cortex_config(&base, admin, "admin", config(vec![server("cortex0", &key)])).await;
+    let registered_status = registered.status();
+    let registered_body = registered.text().await.unwrap();
+    let after = get_as_admin(&base, "/api/v1/connector/cortex/analyzer").await;
+    let status = get_as_admin(&base, "/api/v1/status").await;
+    let rekeyed = put_cortex_config(
+        &base,
+        admin,
+        "admin",
+        config(vec![server("cortex0", "wrong")]),
+    )
+    .await;
+    let rekeyed_status = get_as_admin(&base, "/api/v1/status").await;
+    let emptied = put_cortex_config(&base, admin, "admin", config(vec![])).await;
+    let emptied_list = get_as_admin(&base, "/api/v1/connector/cortex/analyzer").await;
+    thehive.shutdown().await;
+
+    assert_eq!(before, json!([]));
+    assert_eq!(as_analyst.status(), StatusCode::FORBIDDEN);
+    assert_eq!(bad_auth.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(registered_status, StatusCode::NO_CONTENT);
+    assert_eq!(registered_body, "");
+    assert_eq!(names(&after), ["AbuseIPDB_1_0"], "{after}");
+    assert_eq!(after[0]["cortexIds"], json!(["cortex0"]));
+    let servers = &status["connectors"]["cortex"]["servers"];
+    assert_eq!(servers[0]["name"], "cortex0", "{status}");
+    assert_eq!(servers[0]["status"], "OK", "{status}");
+    // A new configuration replaces the old one at once: the status is checked again.
+    assert_eq!(rekeyed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        rekeyed_status["connectors"]["cortex"]["servers"][0]["status"], "AUTH_ERROR",
+        "{rekeyed_status}"
+    );
+    assert_eq!(emptied.status(), StatusCode::NO_CONTENT);
+    assert_eq!(emptied_list, json!([]));
 }
