@@ -581,7 +581,7 @@ const HEADER_LOGGERS: [&str; 7] = [
     "tower",
 ];
 
-/// The filter for a `HIVECHECK_LOG` value: the value itself, with [`HEADER_LOGGERS`] it does
+/// The filter for a `HIVECHECK_LOG` value: the value itself, with `HEADER_LOGGERS` it does
 /// not name held at `warn`.
 pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
     let spec = spec.map(str::trim).filter(|s| !s.is_empty());

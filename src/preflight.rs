@@ -669,7 +669,7 @@ struct Licence {
     /// `Platinum` in StrangeBee's licence documentation, the JSON spelling is inferred, so
     /// comparisons ignore case.
     plan: String,
-    /// `kind`, e.g. `Trial` [I].
+    /// `kind`, e.g. `Trial` \[I\].
     kind: String,
     /// `expiresAt`, epoch milliseconds.
     expires_at: Option<i64>,

@@ -313,7 +313,7 @@ fn block_response(addr: IpAddr, prefix: u32) -> Value {
     })
 }
 
-/// The 422 body AbuseIPDB answers for a network it cannot parse [I].
+/// The 422 body AbuseIPDB answers for a network it cannot parse \[I\].
 fn invalid_network_body() -> String {
     json!({"errors": [{
         "detail": "The network must be a valid CIDR block (e.g. 127.0.0.1/24).",
@@ -323,7 +323,7 @@ fn invalid_network_body() -> String {
     .to_string()
 }
 
-/// The 422 body AbuseIPDB answers for an address it cannot parse (reference §9, [I]).
+/// The 422 body AbuseIPDB answers for an address it cannot parse (reference §9, \[I\]).
 fn invalid_ip_body() -> String {
     json!({"errors": [{
         "detail": "The ip address must be a valid IPv4 or IPv6 address (e.g. 8.8.8.8 or 2001:4860:4860::8888).",

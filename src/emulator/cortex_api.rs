@@ -408,7 +408,7 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> CxError {
 ///
 /// Cortex 3.1.8 builds with elastic4play 1.13.6 and the Play sbt plugin 2.8.19 (CX tag 3.1.8
 /// `project/Dependencies.scala`, `project/plugins.sbt`); the Elastic4s and Elasticsearch
-/// client versions copy a 3.1.7-1 capture (StrangeBeeCorp/docs `upgrade.md`) [I].
+/// client versions copy a 3.1.7-1 capture (StrangeBeeCorp/docs `upgrade.md`) \[I\].
 async fn status() -> axum::Json<Value> {
     axum::Json(json!({
         "versions": {

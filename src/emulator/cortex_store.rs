@@ -37,7 +37,7 @@ pub(crate) struct Definition {
     pub version: &'static str,
     /// Which analyzer code runs, and so the author and description of its `AbuseIPDB.json`.
     pub analyzer: abuseipdb::Version,
-    /// The image tag is inferred: the catalog files were not among the sources read [I].
+    /// The image tag is inferred: the catalog files were not among the sources read \[I\].
     pub docker_image: &'static str,
 }
 

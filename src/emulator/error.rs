@@ -274,7 +274,7 @@ fn scala_field(value: &Value) -> String {
 }
 
 /// Renders query-string or form text as ScalliGraph's `FAny` (its `Seq` printed as a `List`,
-/// which Play's parsers may build otherwise [I]).
+/// which Play's parsers may build otherwise \[I\]).
 fn text_field(value: &Value) -> String {
     let values: Vec<&str> = match value {
         Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),

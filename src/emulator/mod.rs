@@ -96,7 +96,7 @@
 //!   attachments cannot be sent. Query-string and form values stay text (arrays of text
 //!   when a name repeats): only `range`, `sort`, `nparent`, job `parameters` and Cortex's
 //!   `tlp`, `pap` and `force` are read as TheHive's or elastic4play's parsers read text; an
-//!   `FAny` in an error shows its values as a `List` [I]. Optional case and observable fields
+//!   `FAny` in an error shows its values as a `List` \[I\]. Optional case and observable fields
 //!   are not type-checked (TheHive answers 400 `InvalidFormatAttributeError`) and only `tags`
 //!   is normalised (to a set). JSON objects are rendered with their keys in alphabetical
 //!   order (Play keeps each writer's order).
@@ -147,10 +147,10 @@
 //!   (`/api/login`, `/api/case`, `/api/user/current`, job `_search`…) answers the catch-all
 //!   404, whereas a real TheHive 5 may still serve some of them.
 //! * **Requests and observables**: bodies and the query string are read as TheHive 4 reads
-//!   them (`Content-Type`, query over body, lenient `range`) [I]. A duplicate observable in a
+//!   them (`Content-Type`, query over body, lenient `range`) \[I\]. A duplicate observable in a
 //!   case gives TheHive 4's 207 `{success, failure}`, whereas the OpenAPI declares only 201
 //!   [?]. An observable's `startDate` is its creation date and its tags a set, as in TheHive 4
-//!   [I].
+//!   \[I\].
 //! * **Jobs**: an unknown `cortexId` or `analyzerId` is accepted with 201 and the job ends
 //!   `Failure` at the first poller tick with report `{"errorMessage": "Cortex <id> not
 //!   found" | "Analyzer <id> not found", "success": false}`, `cortexJobId` `""` and
@@ -158,25 +158,25 @@
 //!   tests only show the 201 and the reads). A job answers `Waiting` at creation with its
 //!   Cortex job id known at once, although TheHive 5 submits asynchronously; a Cortex cache
 //!   hit is still born `Success`. `endDate` is the poller's clock when the result is stored,
-//!   as in TheHive 4 [I]. A bulk request stops at its first invalid job. Job list results
+//!   as in TheHive 4 \[I\]. A bulk request stops at its first invalid job. Job list results
 //!   never carry `report`, whatever `extraData` asks for. In the `thehive` role the remote
 //!   Cortex decides what is unknown (server name, then analyzer by id and by name), and a
 //!   submission that fails there (Cortex unreachable or refusing the run) also gives a 201
 //!   and a failing job, whose `errorMessage` is the emulator's own text for the failed call
-//!   [I]; `cortexJobId` is then `""`.
+//!   \[I\]; `cortexJobId` is then `""`.
 //! * **Shapes**: `tlpLabel`/`papLabel`/`severityLabel` follow TLP 2.0 (5.2+); cases are always
 //!   `New`/stage `New` with `access` `OrganisationAccessKind`, empty `customFields`, and only
 //!   `newDate`/`timeToDetect` among the date metrics; observables have `external: false`;
-//!   organisations have `taskRule`/`observableRule` `manual` [I]. `/api/v1/status` reuses
+//!   organisations have `taskRule`/`observableRule` `manual` \[I\]. `/api/v1/status` reuses
 //!   TheHive 4's Cortex connector object, `features` is empty and `gitDescription` is the
 //!   version; `/api/v1/status/public` says `mitreCatalog: "Done"` [?]; the legacy
-//!   `/api/status` copies a 5.1.4 capture (`Play` `2.8.x`, `authType` without `basic`; [V] for
-//!   5.1.4, [I] for 5.7, docs/upstream-notes.md Q8).
+//!   `/api/status` copies a 5.1.4 capture (`Play` `2.8.x`, `authType` without `basic`; \[V\] for
+//!   5.1.4, \[I\] for 5.7, docs/upstream-notes.md Q8).
 //! * **Licence**: by default the not-found variant with a Platinum 14-day trial fallback
 //!   starting at emulator start; `licence` (`--licence`) can make that trial one that ended a
 //!   day ago, or report an installed licence (the `{license}` variant) of another plan, whose
-//!   `kind` `Standard` is made up [I]. Ids, customer, capabilities and quotas are made up, the
-//!   expired status `error` text is inferred [I], no licence can be installed through the API,
+//!   `kind` `Standard` is made up \[I\]. Ids, customer, capabilities and quotas are made up, the
+//!   expired status `error` text is inferred \[I\], no licence can be installed through the API,
 //!   nothing becomes read-only when it expires, no plan limits anything (RunAnalyzer
 //!   notifications run on any plan, several Cortex servers need no paid plan), and RunAnalyzer
 //!   notifications use the TheHive 4 configuration format.
@@ -195,7 +195,7 @@
 //! * **Query**: `/api/v1/query` knows `list`/`get` of Case, Observable, Job, Organisation and
 //!   User, the traversals case → `observables`, observable → `jobs`/`case`, job →
 //!   `observable`, and `filter`, `sort`, `page`, `count`; an empty query is a 400 (TheHive 4
-//!   answers 500) [I].
+//!   answers 500) \[I\].
 
 mod abuseipdb;
 mod args;

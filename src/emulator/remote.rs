@@ -176,7 +176,7 @@ pub(crate) enum SubmitError {
 impl SubmitError {
     /// The text TheHive 5 stores as the failed job's `errorMessage`, or `None` for a refusal,
     /// which TheHive answers at once. The texts for unknown servers and analyzers reuse
-    /// TheHive 4's lookup errors, and those of failed calls are the emulator's own [I].
+    /// TheHive 4's lookup errors, and those of failed calls are the emulator's own \[I\].
     pub fn failure_message(&self, server: &str, analyzer: &str) -> Option<String> {
         Some(match self {
             SubmitError::Refused(_) => return None,

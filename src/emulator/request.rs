@@ -340,7 +340,7 @@ fn java_split(text: &str) -> Vec<String> {
 ///
 /// An empty element makes TheHive's `s(0)` throw, which its error handler answers with a 500
 /// named after the exception (message from Java 8's `charAt`, the JDK of the 4.1.24 image
-/// [I]); any other JSON type is an attribute error.
+/// \[I\]); any other JSON type is an attribute error.
 pub(crate) fn sort_field(call: &Call) -> Result<Vec<(String, bool)>, ApiError> {
     let is_text = call.text.contains("sort");
     let names: Vec<String> = match call.fields.get("sort") {

@@ -269,10 +269,10 @@ pub(crate) async fn status_legacy() -> Json<Value> {
 /// expects (StrangeBeeCorp/docker 0293639). The 5.7.3 OpenAPI does not document the route; the
 /// docs give it `[admin] managePlatform` (StrangeBeeCorp/docs fc4027e
 /// `docs/thehive/administration/cortex/add-a-cortex-server.md`), which the emulator's TheHive 4
-/// permission lists stand for with `manageConfig` in the admin organisation [I]. Only `servers`
+/// permission lists stand for with `manageConfig` in the admin organisation \[I\]. Only `servers`
 /// is read: `name`, `url` and `auth` (`bearer` with `key`, or `basic` with `username` and
 /// `password`); the intervals, `wsConfig` and the organisation filters are accepted and
-/// ignored. The validation and its texts are inferred [I].
+/// ignored. The validation and its texts are inferred \[I\].
 pub(crate) async fn set_cortex_config(
     State(app): State<App>,
     call: Call,

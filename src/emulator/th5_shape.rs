@@ -105,7 +105,7 @@ pub(crate) fn user(store: &Store, user: &User, ctx: Option<&AuthContext>) -> Val
 }
 
 /// `OutputOrganisation`; the task and observable sharing rules are TheHive's defaults
-/// (`manual`, [I]).
+/// (`manual`, \[I\]).
 pub(crate) fn organisation(org: &Org) -> Value {
     json!({
         "_id": org.id,
@@ -280,7 +280,7 @@ pub(crate) fn licence_current(store: &Store) -> Value {
     }
 }
 
-/// `OutputStatus` of `GET /api/v1/status`; `connectors` reuses TheHive 4's Cortex entry [I].
+/// `OutputStatus` of `GET /api/v1/status`; `connectors` reuses TheHive 4's Cortex entry \[I\].
 pub(crate) fn status_v1(store: &Store) -> Value {
     let servers: Vec<Value> = store
         .config
