@@ -700,6 +700,22 @@ impl Licence {
         } else {
             return None;
         };
+        Licence::read(source, licence, error)
+    }
+
+    /// Reads `license` of `GET /api/v1/status` (`OutputLicenseStatus`), for when the licence
+    /// endpoint cannot be read.
+    fn of_status(status: &Value) -> Option<Licence> {
+        let licence = status.get("license")?;
+        let error = licence
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Licence::read("licence in /api/v1/status", licence, error)
+    }
+
+    /// The fields both shapes share; a licence without a `plan` is not one we can judge.
+    fn read(source: &'static str, licence: &Value, error: Option<String>) -> Option<Licence> {
         Some(Licence {
             source,
             plan: licence.get("plan")?.as_str()?.to_owned(),
@@ -710,26 +726,6 @@ impl Licence {
                 .to_owned(),
             expires_at: licence.get("expiresAt").and_then(Value::as_i64),
             error,
-        })
-    }
-
-    /// Reads `license` of `GET /api/v1/status` (`OutputLicenseStatus`), for when the licence
-    /// endpoint cannot be read.
-    fn of_status(status: &Value) -> Option<Licence> {
-        let licence = status.get("license")?;
-        Some(Licence {
-            source: "licence in /api/v1/status",
-            plan: licence.get("plan")?.as_str()?.to_owned(),
-            kind: licence
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            expires_at: licence.get("expiresAt").and_then(Value::as_i64),
-            error: licence
-                .get("error")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
         })
     }
 
