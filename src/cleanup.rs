@@ -84,9 +84,21 @@ pub async fn cleanup(
     };
 
     let mut considered = Vec::new();
+    // In a dry run the cases stay, so their observables would be listed below as if left in
+    // other cases; they go with their case and are not counted.
+    let mut with_their_case = std::collections::HashSet::new();
     for case in session.cases_tagged("hivecheck").await? {
         let (run, fate) = judge(&case.tags);
         let fate = match fate {
+            Some(Fate::Deleted) => {
+                for observable in session
+                    .observables_tagged("hivecheck", Some(case.id()))
+                    .await?
+                {
+                    with_their_case.insert(observable.id().to_owned());
+                }
+                Fate::Deleted
+            }
             Some(fate) => fate,
             None => deleted(session.delete_case(case.id()).await),
         };
@@ -100,6 +112,9 @@ pub async fn cleanup(
     }
     // Listed after the cases are gone, so the observables of deleted cases are not counted.
     for observable in session.observables_tagged("hivecheck", None).await? {
+        if with_their_case.contains(observable.id()) {
+            continue;
+        }
         let (run, fate) = judge(&observable.tags);
         let fate = match fate {
             Some(fate) => fate,

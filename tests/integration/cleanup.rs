@@ -264,6 +264,8 @@ async fn cleanup_command_previews_then_deletes_only_old_run_tagged_items() {
         .unwrap();
     let left = add(&user, named.id(), "1.1.1.1", &old_tags).await;
     let foreign = add(&user, named.id(), "8.8.8.8", &[]).await;
+    // Goes with its case: neither run may count it among the observables left elsewhere.
+    let inside = add(&user, old.id(), "2.2.2.2", &old_tags).await;
     let cleanup_run = |extra: &[&str]| {
         hivecheck_command()
             .args(["cleanup", "--url", &emulator.base_url(), "--org", "demo"])
@@ -291,6 +293,13 @@ async fn cleanup_command_previews_then_deletes_only_old_run_tagged_items() {
         "{dry_text}"
     );
     assert!(dry_kept, "a dry run deletes nothing");
+    assert!(
+        dry_text.contains(
+            "cleanup: 1 of 1 hivecheck cases and 1 of 1 hivecheck observables in other cases would be deleted"
+        ),
+        "the preview counts what the deletion will: {dry_text}"
+    );
+    assert!(!dry_text.contains(&inside), "{dry_text}");
     assert_eq!(done.status.code(), Some(0), "{done_text}");
     assert!(
         done_text.contains(
