@@ -765,6 +765,12 @@ async fn url_of(container: &ContainerAsync<GenericImage>, port: u16) -> Result<S
     };
     let host = container.get_host().await.map_err(fail)?;
     let mapped = container.get_host_port_ipv4(port).await.map_err(fail)?;
+    // The port looked up is the IPv4 one; `localhost` may resolve to `::1` first, where
+    // Docker maps the container port to another host port (or none).
+    let host = match host.to_string().as_str() {
+        "localhost" => "127.0.0.1".to_owned(),
+        other => other.to_owned(),
+    };
     Ok(format!("http://{host}:{mapped}"))
 }
 
