@@ -212,6 +212,15 @@ pub struct PreflightArgs {
     /// The scenarios whose analyzers and needs are checked.
     #[arg(long, default_value = "scenarios", value_name = "PATH")]
     pub scenarios: PathBuf,
+    /// Check only the scenarios whose trial names contain this, as `hivecheck run FILTER`.
+    #[arg(value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Leave out the scenarios whose trial names contain this (repeatable), as with `run`.
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// Match FILTER and --skip against whole trial names.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 /// Parses the command line and runs it.
@@ -220,9 +229,18 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(*args),
         Command::Preflight(args) => {
+            // The same selection as `run` with these flags, so preflight checks what that run
+            // would need.
+            let selection = libtest_mimic::Arguments {
+                filter: args.filter.clone(),
+                skip: args.skip.clone(),
+                exact: args.exact,
+                ..libtest_mimic::Arguments::default()
+            };
             match crate::harness::preflight_only(
                 &args.target,
                 &args.scenarios,
+                &selection,
                 &crate::emulator::EmulatorConfig::default(),
             ) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -117,10 +117,20 @@ impl Backend {
     }
 }
 
-/// A trial's end, as the exit code needs it.
+/// A trial's end, as the exit code and `report.json` need it.
 enum Recorded {
     Report(Box<TrialReport>),
-    Broken,
+    /// The trial could not be carried out: its name, scenario and the rendered error.
+    Broken(StoppedTrial),
+}
+
+/// A trial that stopped with an error, as `report.json` lists it under `stopped`.
+#[derive(Debug, serde::Serialize)]
+struct StoppedTrial {
+    trial: String,
+    scenario: String,
+    error: String,
+    interrupted: bool,
 }
 
 impl Recorded {
@@ -283,7 +293,7 @@ impl Harness {
         if !conclusion.has_failed() {
             return ExitCode::from(exit::OK);
         }
-        if reports.iter().any(|r| matches!(r, Recorded::Broken)) {
+        if reports.iter().any(|r| matches!(r, Recorded::Broken(_))) {
             ExitCode::from(exit::TARGET)
         } else {
             ExitCode::from(exit::EXPECTATIONS)
@@ -390,10 +400,12 @@ pub fn stack_target(stack: &Stack, args: &TargetArgs) -> Target {
 pub fn preflight_only(
     args: &TargetArgs,
     scenarios: &Path,
+    selection: &Arguments,
     emulator: &EmulatorConfig,
 ) -> Result<(), Stop> {
     let scenarios = load(scenarios)?;
     check_templates(&scenarios, Path::new("fixtures"))?;
+    let scenarios = selected(selection, &scenarios);
     let runtime = new_runtime()?;
     let (target, backend) = start_target(&runtime, args, emulator, None)?;
     let options = RunOptions {
@@ -424,13 +436,14 @@ pub fn preflight_only(
 /// Writes every trial's report to `<out>/<run id>/report.json`; a failure is a warning, since
 /// the results were already printed.
 fn write_json_report(ctx: &RunContext, reports: &[Recorded]) {
-    let trials: Vec<&TrialReport> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Recorded::Report(report) => Some(report.as_ref()),
-            Recorded::Broken => None,
-        })
-        .collect();
+    let mut trials: Vec<&TrialReport> = Vec::new();
+    let mut stopped: Vec<&StoppedTrial> = Vec::new();
+    for recorded in reports {
+        match recorded {
+            Recorded::Report(report) => trials.push(report),
+            Recorded::Broken(trial) => stopped.push(trial),
+        }
+    }
     let dir = ctx
         .run_dir()
         .unwrap_or_else(|_| ctx.options.out_dir.join(&ctx.run_id));
@@ -438,7 +451,10 @@ fn write_json_report(ctx: &RunContext, reports: &[Recorded]) {
         "runId": ctx.run_id,
         "target": ctx.target.label,
         "seed": ctx.options.run_seed,
+        "interrupted": ctx.interrupt.raised(),
         "trials": trials,
+        // Trials that could not be carried out; each is also a failed test line.
+        "stopped": stopped,
     });
     let written = std::fs::create_dir_all(&dir).and_then(|()| {
         std::fs::write(
@@ -481,7 +497,7 @@ fn check_templates(scenarios: &[Arc<Scenario>], fixtures: &Path) -> Result<(), S
             continue;
         };
         let path = runner::template_path(fixtures, &autorun.template);
-        if !path.is_file() {
+        if !path.is_file() && runner::built_in_template(&autorun.template).is_none() {
             let error = scenario::ScenarioError::at(
                 &scenario.path,
                 &autorun.template_at,
@@ -538,8 +554,14 @@ impl TrialJob {
         let mut report = match result {
             Ok(report) => report,
             Err(error) => {
-                self.record(Recorded::Broken);
-                return Err(render(&error, error.hint()).into());
+                let message = render(&error, error.hint());
+                self.record(Recorded::Broken(StoppedTrial {
+                    trial: self.name.clone(),
+                    scenario: self.scenario.name.clone(),
+                    error: message.clone(),
+                    interrupted: error.is_interruption(),
+                }));
+                return Err(message.into());
             }
         };
 

@@ -158,7 +158,10 @@ pub async fn run(ctx: &RunContext, scenarios: &[Arc<Scenario>]) -> Report {
     };
     let version = status.thehive_version().map(str::to_owned);
     let (api, chosen) = match target.endpoint.api() {
-        Some(api) => (api, "from --api"),
+        Some(api) => (
+            api,
+            "as configured: --api, THEHIVE_API or the profile's `api`",
+        ),
         None => (ApiVersion::of(&status), "from its version"),
     };
     let thehive5 = match &version {

@@ -211,9 +211,14 @@ impl ClientError {
                 "give the URL without them; use --user/--password or THEHIVE_USER/THEHIVE_PASSWORD \
                  (or an API key) for the credentials"
             }
+            ClientError::Transport { .. } if self.is_tls() => {
+                "the server's TLS certificate is not trusted: give its CA with --ca-cert, check \
+                 the URL's scheme and host name, or (only for a test instance) --insecure"
+            }
             ClientError::Transport { .. } => {
-                "check that TheHive runs at that URL and that its TLS certificate is trusted \
-                 (--ca-cert); run without --url to use the built-in emulator"
+                "check that TheHive runs at that URL (host, port, scheme) and that nothing in \
+                 between blocks it; without a URL (no --url, no THEHIVE_URL) hivecheck uses its \
+                 built-in emulator"
             }
             ClientError::Authentication { .. } => {
                 "check this session's login and password or API key; TheHive also answers 401 \

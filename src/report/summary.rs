@@ -61,18 +61,25 @@ fn render_autorun(autorun: &AutorunReport, report: &TrialReport) -> String {
         }
         state => format!("configuration {state}"),
     };
+    let verdict = match autorun.stopped {
+        Some(_) => "not reached".to_owned(),
+        None => autorun.verdict.to_string(),
+    };
     let mut text = format!(
-        "  autorun: template `{}` ({}), rule {}, verdict {} (expected {}), {configuration}\n",
+        "  autorun: template `{}` ({}), rule {}, verdict {verdict} (expected {}), {configuration}\n",
         autorun.template,
         match autorun.mode {
             crate::scenario::RuleMode::Append => "append",
             crate::scenario::RuleMode::Replace => "replace",
         },
         autorun.stored,
-        autorun.verdict,
         autorun.expected,
     );
-    text.push_str(&format!("    {}\n", verdict_sentence(autorun, report)));
+    let sentence = match &autorun.stopped {
+        Some(why) => format!("verdict not reached: the trial stopped ({why})"),
+        None => verdict_sentence(autorun, report),
+    };
+    text.push_str(&format!("    {sentence}\n"));
     for line in autorun.diff.iter().chain(&autorun.notes) {
         text.push_str(&format!("    {line}\n"));
     }

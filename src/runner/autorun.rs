@@ -190,12 +190,22 @@ pub async fn run(
         Ok((autorun, artifacts)) => (autorun, artifacts, Vec::new()),
         // The trial broke, but the configuration is left changed: that must be reported with
         // the trial, not dropped with it.
-        Err(error) if failure.is_some() => (
-            blank_report(&spec, mode),
-            Vec::new(),
-            vec![render(&error, error.hint())],
-        ),
-        Err(error) => return Err(error),
+        Err(error) if failure.is_some() => {
+            let mut report = blank_report(&spec, mode);
+            report.stored = what_was_written(&writes);
+            report.stopped = Some(error.to_string());
+            (report, Vec::new(), vec![render(&error, error.hint())])
+        }
+        Err(error) => {
+            let configuration = match restored {
+                Restored::Verified => "restored and verified",
+                Restored::NothingToRestore | Restored::Failed(_) => "never changed",
+            };
+            return Err(RunError::Stopped {
+                configuration: configuration.to_owned(),
+                source: Arc::new(error),
+            });
+        }
     };
     autorun.restore = match restored {
         Restored::Verified => RestoreState::Verified,
@@ -204,7 +214,7 @@ pub async fn run(
     };
     autorun.saved_to = Some(files.answer.display().to_string());
     autorun.restore_script = Some(files.script.display().to_string());
-    if autorun.verdict != autorun.expected {
+    if autorun.stopped.is_none() && autorun.verdict != autorun.expected {
         problems.push(format!(
             "autorun verdict is {}, expected {}",
             autorun.verdict, autorun.expected
@@ -280,6 +290,18 @@ fn blank_report(spec: &AutorunSpec, mode: RuleMode) -> AutorunReport {
         restore_failure: None,
         saved_to: None,
         restore_script: None,
+        stopped: None,
+    }
+}
+
+/// How far the write got, for a trial that stopped before its verdict.
+fn what_was_written(writes: &Mutex<Writes>) -> String {
+    let writes = writes.lock().unwrap_or_else(|p| p.into_inner());
+    match (&writes.sent, &writes.stored) {
+        _ if writes.refused => "rejected".to_owned(),
+        (Some(sent), Some(stored)) => notification::compare(sent, stored).label().to_owned(),
+        _ if writes.attempted => "written, not read back".to_owned(),
+        _ => "not written".to_owned(),
     }
 }
 
@@ -409,10 +431,17 @@ async fn apply_and_observe(
     report.diff.extend(stored.diff());
     report.notes.extend(merged.note);
     if stored == Stored::AsSent && !notification::is_thehive4_rule_list(&sent) {
-        report.notes.push(
-            "the stored value is not a list of {trigger, notifier} rules, the only shape TheHive 4 reads"
-                .to_owned(),
-        );
+        // TheHive 5's own format is not published, so only TheHive 4's can be judged.
+        let note = match admin.api() {
+            crate::client::ApiVersion::V0 => {
+                "the stored value is not a list of {trigger, notifier} rules, the only shape TheHive 4 reads"
+            }
+            crate::client::ApiVersion::V1 => {
+                "the stored value is not a list of {trigger, notifier} rules as TheHive 4 reads them; \
+                 TheHive 5's format is not published, so the verdict rests on behaviour alone"
+            }
+        };
+        report.notes.push(note.to_owned());
     }
 
     // Observe: fresh observables, no job started by us.

@@ -93,6 +93,18 @@ pub enum RunError {
         /// The signal's name.
         signal: String,
     },
+    /// An autorun trial stopped before its verdict; what became of the organisation's
+    /// configuration is said with it, since the operator needs that most then.
+    #[error(
+        "autorun trial stopped before its verdict; the notification configuration was {configuration}"
+    )]
+    Stopped {
+        /// `restored and verified`, or `never changed`.
+        configuration: String,
+        /// Why the trial stopped.
+        #[source]
+        source: Arc<RunError>,
+    },
     /// A file of the run's output could not be written.
     #[error("failed to write `{path}`: {reason}")]
     Output {
@@ -104,6 +116,15 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// Whether this is, or wraps, the interruption of the run by a signal.
+    pub fn is_interruption(&self) -> bool {
+        match self {
+            RunError::Interrupted { .. } => true,
+            RunError::Stopped { source, .. } => source.is_interruption(),
+            _ => false,
+        }
+    }
+
     /// Wraps a client error as the failure of `step`.
     pub fn step(step: impl Into<String>, source: ClientError) -> Self {
         RunError::Step {
@@ -137,13 +158,15 @@ impl RunError {
             ),
             RunError::CannotAppend { .. } => Some(
                 "nothing was written; `hivecheck run --replace` sets the organisation's rules \
-                 aside until the restore, or use a template whose value is a list of rules"
+                 aside until the restore, or use a template (and an organisation value) that \
+                 are both lists of rules"
                     .to_owned(),
             ),
             RunError::EarlierRestoreFailed { command, .. } => Some(format!(
                 "saving the configuration now would save the changed one; put it back with \
                  `{command}`, then run again"
             )),
+            RunError::Stopped { source, .. } => source.hint(),
             RunError::Restore { .. } | RunError::Output { .. } | RunError::Interrupted { .. } => {
                 None
             }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use context::{FailedRestore, RunContext, RunOptions, Sessions, SnapshotMode, Target};
 pub use error::{RunError, render};
 pub use interrupt::{Interrupt, PendingRestore};
-pub use notification::template_path;
+pub use notification::{built_in as built_in_template, template_path};
 pub use outcome::{ArtifactResult, AutorunReport, RestoreFailure, RestoreState, TrialReport};
 
 use crate::scenario::{AnalyzerPattern, Scenario};

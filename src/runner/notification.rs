@@ -43,8 +43,11 @@ pub fn load_template(
         template: template.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    let text = match (std::fs::read_to_string(&path), built_in(template)) {
+        (Ok(text), _) => text,
+        (Err(_), Some(text)) => text.to_owned(),
+        (Err(e), None) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
+    };
     let login = match (&values.user_login, text.contains("{{userLogin}}")) {
         (Some(login), _) => login.clone(),
         (None, false) => String::new(),
@@ -70,6 +73,16 @@ pub fn load_template(
         )));
     }
     serde_json::from_str(&filled).map_err(|e| fail(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// The templates shipped in `fixtures/notifications/`, built into the binary so that a name
+/// works from any directory; a file of the same name in the fixtures directory wins.
+pub fn built_in(template: &str) -> Option<&'static str> {
+    match template {
+        "thehive4" => Some(include_str!("../../fixtures/notifications/thehive4.json")),
+        "runbook" => Some(include_str!("../../fixtures/notifications/runbook.json")),
+        _ => None,
+    }
 }
 
 /// Where a template named in a scenario is read from: `<fixtures>/notifications/<name>.json`

@@ -141,6 +141,9 @@ pub struct AutorunReport {
     pub saved_to: Option<String>,
     /// The script that puts the saved value back.
     pub restore_script: Option<String>,
+    /// Why the trial stopped before a verdict was reached, if it did; `verdict` is then not
+    /// a finding.
+    pub stopped: Option<String>,
 }
 
 /// What became of the organisation's notification configuration after an autorun trial.

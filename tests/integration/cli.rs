@@ -85,6 +85,27 @@ fn a_missing_notification_template_is_a_scenario_error_even_when_listing() {
     assert!(stderr.contains("fixtures/notifications"), "{stderr}");
 }
 
+/// An installed binary run from anywhere finds the shipped templates by name, and writes its
+/// output where it runs.
+#[test]
+fn shipped_templates_are_found_from_any_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    let output = hivecheck()
+        .current_dir(elsewhere.path())
+        .args(["run", "--list", "--scenarios"])
+        .arg(support::root().join("scenarios"))
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("runbook-notification: test"),
+        "{}",
+        text(&output)
+    );
+}
+
 /// With `--format json`, stdout carries libtest's JSON events and nothing else; the banner and
 /// the summaries go to stderr.
 #[tokio::test(flavor = "multi_thread")]
@@ -371,7 +392,26 @@ fn interrupt_while_waiting_restores_the_configuration(signal: &str, preset: Opti
         "{}",
         text(&output)
     );
+    assert!(
+        text(&output).contains("the notification configuration was restored and verified"),
+        "the operator is told the restore happened: {}",
+        text(&output)
+    );
     assert_eq!(notification(&url), preset.unwrap_or(json!([])));
+    let report = run_report(&dir.path().join("out"));
+    assert_eq!(report["interrupted"], signal, "{report}");
+    assert_eq!(report["stopped"][0]["trial"], "waits", "{report}");
+    assert_eq!(report["stopped"][0]["interrupted"], true, "{report}");
+}
+
+/// The `report.json` of the one run written under `out`.
+fn run_report(out: &std::path::Path) -> Value {
+    std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .find_map(|run| std::fs::read(run.path().join("report.json")).ok())
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+        .expect("a report.json")
 }
 
 #[test]
@@ -427,7 +467,21 @@ fn append_mode_refuses_to_replace_existing_rules() {
         "{all}"
     );
     assert!(all.contains("`hivecheck run --replace`"), "{all}");
+    assert!(all.contains("nothing was written"), "{all}");
     assert_eq!(notification_bytes(&url), original);
+    let report = run_report(&dir.path().join("out"));
+    let stopped = &report["stopped"][0];
+    assert_eq!(
+        stopped["trial"], "waits",
+        "a stopped trial is in the report: {report}"
+    );
+    assert_eq!(stopped["interrupted"], false);
+    assert!(
+        stopped["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot be added")),
+        "{report}"
+    );
 }
 
 /// A restore that TheHive keeps refusing: the run says so loudly, with the saved value and the
@@ -508,12 +562,7 @@ async fn a_failed_restore_exits_4_loudly_and_stops_later_autorun_trials() {
     );
     assert!(all.contains("configuration NOT RESTORED"), "{all}");
     assert!(!all.contains("secret"), "the admin password leaked: {all}");
-    let report: Value = std::fs::read_dir(dir.path().join("out"))
-        .unwrap()
-        .flatten()
-        .find_map(|run| std::fs::read(run.path().join("report.json")).ok())
-        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
-        .expect("a report.json");
+    let report = run_report(&dir.path().join("out"));
     let trial = &report["trials"][0];
     assert_eq!(trial["autorun"]["restore"], "not-restored", "{report}");
     assert_eq!(trial["autorun"]["restore_failure"]["saved_value"], webhook);

@@ -240,6 +240,21 @@ async fn missing_admin_credentials_say_so_and_how_to_skip_autorun() {
         "{text}"
     );
     assert!(!text.contains("refused"), "{text}");
+
+    // The advice works with `preflight` itself, as with `run`.
+    let skipped = hivecheck_command()
+        .args(["preflight", "--url", &emulator.base_url(), "--org", "demo"])
+        .args(["--user", "analyst@thehive.local", "--scenarios"])
+        .arg(scenarios())
+        .args(["--skip", "autorun", "--skip", "runbook-notification"])
+        .env("THEHIVE_PASSWORD", &emulator.config().analyst_password)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&skipped.stdout);
+    assert_eq!(skipped.status.code(), Some(0), "{report}");
+    assert!(!report.contains("admin session"), "{report}");
+    assert!(report.contains("compact:"), "{report}");
+    assert!(!report.contains("autorun:"), "{report}");
 }
 
 /// Without `--org` each session works in its own default organisation: the admin's rule
@@ -476,11 +491,11 @@ async fn api_override_is_used_and_a_wrong_one_is_not_a_credentials_failure() {
     );
 
     assert_eq!(v0, Some(17), "{v0_text}");
-    assert!(v0_text.contains("(v0 API, from --api)"), "{v0_text}");
+    assert!(v0_text.contains("(v0 API, as configured"), "{v0_text}");
     assert!(v0_text.contains("--api v1"), "{v0_text}");
     assert!(!v0_text.contains("V0"), "{v0_text}");
     assert_eq!(v1, Some(0), "{v1_text}");
-    assert!(v1_text.contains("(v1 API, from --api)"), "{v1_text}");
+    assert!(v1_text.contains("(v1 API, as configured"), "{v1_text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

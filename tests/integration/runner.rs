@@ -667,7 +667,12 @@ async fn configuration_is_restored_when_interrupted_in_replace_mode() {
     let err = run(&ctx, &scenario(&text)).await.unwrap_err();
 
     assert!(
-        matches!(err, RunError::Interrupted { ref signal } if signal == "SIGINT"),
+        matches!(stopped_by(&err), RunError::Interrupted { signal } if signal == "SIGINT"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("the notification configuration was restored and verified"),
         "{err}"
     );
     assert!(
@@ -693,6 +698,14 @@ async fn a_signal_before_the_write_stops_the_trial_unwritten() {
 }
 
 const CONFIG: &str = "/api/config/organisation/notification";
+
+/// Why an autorun trial stopped once it had begun to write: the error its `Stopped` wraps.
+fn stopped_by(err: &RunError) -> &RunError {
+    match err {
+        RunError::Stopped { source, .. } => source,
+        other => panic!("expected a trial stopped after its write, got: {other}"),
+    }
+}
 
 /// The emulator's target, reached through `proxy`.
 fn via(emulator: &hivecheck::emulator::Emulator, proxy: &Proxy) -> Target {
@@ -779,9 +792,15 @@ async fn a_5xx_on_a_write_that_did_not_land_restores_nothing() {
     let err = run(&ctx, &scenario(AUTORUN)).await.unwrap_err();
 
     assert!(
-        err.to_string()
+        stopped_by(&err)
+            .to_string()
             .contains("failed to write the notification rule"),
         "a 502 is not TheHive refusing the rule: {err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("the notification configuration was never changed"),
+        "{err}"
     );
     assert_eq!(
         proxy.count(&Method::PUT, CONFIG),
@@ -809,7 +828,12 @@ async fn a_5xx_on_a_write_that_landed_is_put_back() {
 
     let err = run(&ctx, &scenario(AUTORUN)).await.unwrap_err();
 
-    assert!(matches!(err, RunError::Step { .. }), "{err}");
+    assert!(matches!(stopped_by(&err), RunError::Step { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("the notification configuration was restored and verified"),
+        "{err}"
+    );
     assert_eq!(
         proxy.count(&Method::PUT, CONFIG),
         2,
@@ -863,6 +887,62 @@ async fn a_value_someone_else_changed_meanwhile_is_left_alone_and_said_loudly() 
         "someone else's change is not undone"
     );
     assert!(report.restore_failed());
+}
+
+/// The worst case: the trial breaks while it waits for jobs, and the restore fails too. The
+/// report must say the rule was written and that no verdict was reached, not make one up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trial_that_breaks_and_cannot_restore_says_no_verdict_was_reached() {
+    let emulator = start(fast_config()).await;
+    let before = preset_rules(&emulator).await;
+    let proxy = Proxy::start(&emulator.base_url(), |seen| {
+        let restoring = seen.method == Method::PUT && seen.path == CONFIG && seen.nth > 0;
+        let listing_jobs = seen.path == "/api/connector/cortex/job/_search";
+        if restoring || listing_jobs {
+            Action::Answer(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"type": "InternalError", "message": "down for the test"}),
+            )
+        } else {
+            Action::Forward
+        }
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let ctx = context(via(&emulator, &proxy), out.path());
+
+    let report = run(&ctx, &scenario(AUTORUN)).await.unwrap();
+
+    let autorun = report.autorun.as_ref().unwrap();
+    assert_eq!(autorun.stored, "stored as sent", "the rule was written");
+    assert!(
+        autorun
+            .stopped
+            .as_deref()
+            .is_some_and(|why| why.contains("failed to list the jobs")),
+        "{:?}",
+        autorun.stopped
+    );
+    assert_eq!(autorun.restore, RestoreState::NotRestored);
+    let text = hivecheck::report::render_trial(&report);
+    assert!(text.contains("verdict not reached"), "{text}");
+    assert!(
+        !text.contains("inconclusive"),
+        "no verdict is made up: {text}"
+    );
+    assert!(
+        !report
+            .failures()
+            .iter()
+            .any(|f| f.contains("autorun verdict is")),
+        "a verdict that was never reached is not compared: {:?}",
+        report.failures()
+    );
+    assert_ne!(
+        current_rules(&emulator).await,
+        before,
+        "still changed, as said"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
