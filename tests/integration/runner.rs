@@ -304,12 +304,12 @@ async fn cache_hit_born_success_waits_for_the_report() {
     assert_eq!(cached.taxonomies, first.artifacts[0].taxonomies);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn duplicate_observable_is_rejected_with_thehives_reason() {
-    let emulator = start(fast_config()).await;
-    let out = tempfile::tempdir().unwrap();
-    let ctx = context(target(&emulator), out.path());
-    let user = support::session(&emulator, &support::analyst(&emulator)).await;
+/// A case made outside any run that already holds the `ip` observable `data`, so a scenario
+/// naming it sees TheHive refuse that value as a duplicate.
+async fn case_already_holding(
+    user: &TheHive,
+    data: &str,
+) -> (hivecheck::client::Case, NewObservable) {
     let case = user
         .create_case(&NewCase {
             title: "existing".into(),
@@ -320,7 +320,7 @@ async fn duplicate_observable_is_rejected_with_thehives_reason() {
         .unwrap();
     let observable = NewObservable {
         data_type: "ip".into(),
-        data: "4.4.4.4".into(),
+        data: data.into(),
         message: "already there".into(),
         tlp: 2,
         tags: vec![],
@@ -328,6 +328,16 @@ async fn duplicate_observable_is_rejected_with_thehives_reason() {
     user.create_observables(case.id(), &observable)
         .await
         .unwrap();
+    (case, observable)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_observable_is_rejected_with_thehives_reason() {
+    let emulator = start(fast_config()).await;
+    let out = tempfile::tempdir().unwrap();
+    let ctx = context(target(&emulator), out.path());
+    let user = support::session(&emulator, &support::analyst(&emulator)).await;
+    let (case, observable) = case_already_holding(&user, "4.4.4.4").await;
 
     let direct = user
         .create_observables(case.id(), &observable)
@@ -1109,22 +1119,7 @@ async fn no_observable_created_is_inconclusive_not_never_fired() {
     let out = tempfile::tempdir().unwrap();
     let ctx = context(target(&emulator), out.path());
     let user = support::session(&emulator, &support::analyst(&emulator)).await;
-    let case = user
-        .create_case(&NewCase {
-            title: "existing".into(),
-            description: "d".into(),
-            tags: vec![],
-        })
-        .await
-        .unwrap();
-    let taken = NewObservable {
-        data_type: "ip".into(),
-        data: "4.4.4.4".into(),
-        message: "already there".into(),
-        tlp: 2,
-        tags: vec![],
-    };
-    user.create_observables(case.id(), &taken).await.unwrap();
+    let (case, _) = case_already_holding(&user, "4.4.4.4").await;
     let text = format!(
         "{}\n[case]\nid = \"{}\"\n",
         AUTORUN
